@@ -1,0 +1,90 @@
+"""Tables: the paper's values come from the CSV, differences are computed, missing cells say so."""
+
+from __future__ import annotations
+
+import csv
+
+import pandas as pd
+import pytest
+
+from videolstm.errors import UserError
+from videolstm.tables import paper_numbers, write_table
+
+PROV = {"config_name": "unit", "data_source": "embedded", "extractor": "fake-fc6",
+        "skipped_videos": 0}
+
+
+def _ours():
+    return pd.DataFrame(
+        [
+            {"row": "Baseline LSTM", "column": "UCF-101", "value": 70.0, "spread": 1.5, "n": 3},
+            {"row": "Composite Model", "column": "UCF-101", "value": 76.25, "spread": 0.5, "n": 3},
+        ]
+    )
+
+
+def _read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_paper_numbers_reads_csv():
+    df = paper_numbers()
+    assert list(df.columns) == ["artifact", "row", "column", "value"]
+    cell = df[(df.artifact == "table3") & (df.row == "Composite Model") & (df.column == "UCF-101")]
+    assert cell["value"].tolist() == [75.8]
+
+
+def test_write_table_values_difference_not_run(tmp_path):
+    paths = write_table("table3", _ours(), tmp_path, PROV)
+    assert [p.name for p in paths] == ["table3.csv", "table3.md", "table3.tex"]
+    rows = _read_csv(tmp_path / "table3.csv")
+    by = {(r["row"], r["column"]): r for r in rows}
+    # every paper cell of table 3 is present (4 columns x 7 rows)
+    assert len(rows) == 28
+    base = by[("Baseline LSTM", "UCF-101")]
+    assert float(base["paper"]) == 74.5 and float(base["ours"]) == 70.0
+    assert float(base["difference"]) == pytest.approx(-4.5)
+    assert base["n"] == "3" and base["status"] == "ours"
+    assert base["config"] == "unit" and base["data_source"] == "embedded"
+    assert base["extractor"] == "fake-fc6" and base["skipped_videos"] == "0"
+    comp = by[("Composite Model", "UCF-101")]
+    assert float(comp["difference"]) == pytest.approx(0.45)
+    missing = by[("Autoencoder", "HMDB-51 small")]
+    assert missing["status"] == "not run" and missing["ours"] == "" and missing["paper"] == "28.6"
+    md = (tmp_path / "table3.md").read_text()
+    assert "not run" in md and "74.5" in md and "-4.5" in md and "70.0 ± 1.5" in md
+    assert "Config: unit" in md and "embedded" in md and "fake-fc6" in md
+    assert "not a reproduction of the paper" in md
+    tex = (tmp_path / "table3.tex").read_text()
+    assert r"\begin{tabular}" in tex and r"\textit{not run}" in tex and "-4.5" in tex
+
+
+def test_row_order_and_extra_rows_and_quoted(tmp_path):
+    ours = pd.DataFrame(
+        [{"row": "Composite LSTM Model [RGB]", "column": "UCF-101", "value": 50.0},
+         {"row": "Our extra row", "column": "UCF-101", "value": 10.0}]
+    )
+    quoted = ["C3D (Tran et al. 2014) [RGB]"]
+    write_table("table4", ours, tmp_path, PROV, row_order=["Our extra row"], quoted_rows=quoted)
+    rows = _read_csv(tmp_path / "table4.csv")
+    assert rows[0]["row"] == "Our extra row" and rows[0]["paper"] == ""
+    by = {(r["row"], r["column"]): r for r in rows}
+    assert by[("C3D (Tran et al. 2014) [RGB]", "UCF-101")]["status"] == "quoted"
+    assert by[("C3D (Tran et al. 2014) [RGB]", "UCF-101")]["paper"] == "72.3"
+    md = (tmp_path / "table4.md").read_text()
+    assert "quoted" in md
+
+
+def test_identical_bytes_across_runs(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    write_table("table3", _ours(), a, PROV, note="note")
+    write_table("table3", _ours().iloc[::-1].reset_index(drop=True), b, PROV, note="note")
+    for ext in ("csv", "md", "tex"):
+        assert (a / f"table3.{ext}").read_bytes() == (b / f"table3.{ext}").read_bytes()
+    assert not [p for p in a.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_missing_provenance_is_user_error(tmp_path):
+    with pytest.raises(UserError, match="extractor"):
+        write_table("table3", _ours(), tmp_path, {"config": "x", "data_source": "real"})

@@ -1,0 +1,3 @@
+from videolstm.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""Command line: `videolstm <command> ...` (also `python -m videolstm`).
+
+Each command group lives in its own module under videolstm.commands that exposes `add_parser(subparsers)`; the parser it adds
+sets `func`, called with the parsed arguments. User errors print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+
+from videolstm.errors import UserError
+
+# module path of every command group, in the order `--help` lists them
+COMMAND_MODULES = [
+    "videolstm.commands.mnist",
+    "videolstm.commands.pretrain",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="videolstm",
+        description="Unsupervised learning of video representations using LSTMs (reproduction).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_parser(sub)
+    return parser
+
+
+def parse_cfg(text: str | None) -> dict:
+    """Parse the `--cfg JSON` argument every pipeline command takes."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"--cfg is not valid JSON ({exc}); pass a JSON object") from exc
+    if not isinstance(value, dict):
+        raise UserError("--cfg must be a JSON object")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return int(result or 0)

@@ -1,0 +1,101 @@
+"""Configuration: one YAML file (plus optional overlays), validated against one JSON schema.
+
+The schema (resources/config.schema.yaml) forbids unknown keys everywhere, so a typo stops the
+run with the key's dotted path and the closest allowed name instead of being silently ignored.
+Snakemake validates the same schema in the Snakefile; pipeline commands receive the sections they
+need as JSON (`--cfg`) and read them through the dataclasses next to the code that uses them.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from videolstm.errors import UserError
+
+SCHEMA_PATH = Path(str(resources.files("videolstm") / "resources" / "config.schema.yaml"))
+
+
+def load_schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def deep_merge(base: dict, overlay: dict) -> dict:
+    """Merge `overlay` into a copy of `base` (dicts recursively, everything else replaced)."""
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def read_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise UserError(f"config file {path} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"config file {path} must hold a mapping of keys at the top level")
+    return data
+
+
+def load_config(*paths: str | Path) -> dict:
+    """Read, merge (later files override earlier ones) and validate config files."""
+    config: dict = {}
+    for path in paths:
+        config = deep_merge(config, read_yaml(path))
+    validate_config(config, source=", ".join(str(p) for p in paths))
+    return config
+
+
+def _describe(error: jsonschema.ValidationError, schema: dict) -> str:
+    where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        parts = []
+        for key in extra:
+            full = f"{where}.{key}" if error.absolute_path else key
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            parts.append(f"unknown config key '{full}'{hint}")
+        return "; ".join(parts) + f" (allowed keys here: {', '.join(allowed)})"
+    if error.validator == "enum":
+        allowed = ", ".join(repr(v) for v in error.validator_value)
+        return f"config key '{where}' is {error.instance!r}; allowed values: {allowed}"
+    if error.validator == "required":
+        return f"config section '{where}' is missing a required key: {error.message}"
+    return f"config key '{where}': {error.message}"
+
+
+def validate_config(config: dict, source: str = "config") -> None:
+    """Raise UserError naming every invalid key (dotted path), its value and what is allowed."""
+    schema = load_schema()
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = "\n  ".join(_describe(e, schema) for e in errors)
+        raise UserError(f"invalid configuration in {source}:\n  {lines}")
+
+
+def section(config: dict, dotted: str) -> Any:
+    """Return config[a][b]... for 'a.b'; a missing key is a UserError naming it."""
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise UserError(f"config key '{dotted}' is missing")
+        node = node[part]
+    return node

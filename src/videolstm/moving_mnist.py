@@ -1,0 +1,167 @@
+"""Moving MNIST, generated on the fly (paper section 3.2; the authors' released generator).
+
+Each sequence holds `num_digits` MNIST digits (28x28) bouncing inside a 64x64 frame. Following
+the authors' code: the start position is uniform over the valid canvas (64 - 28 = 36 px of
+travel per axis, kept as a fraction in [0, 1]), the direction uniform on [0, 2 pi), and the speed
+fixed at `step_length` = 0.1 of the travel range per frame (about 3.6 px). A step is taken before
+each frame is recorded. At a wall the position is clamped and that velocity component negated;
+positions are truncated to integer pixels; overlapping digits combine by pixel-wise max.
+The paper's text instead draws the speed uniformly from a fixed range: `speed: random` with
+`speed_range`. The authors' behaviour is the default.
+
+Arrays are uint8 and TIME FIRST, (T, N, 64, 64), like the standard mnist_test_seq.npy.
+Everything is vectorised over the batch: trajectories with numpy (T small steps), frames by
+block copies out of one strided view of padded digit canvases (see `render`).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import torch
+
+from videolstm.errors import UserError
+
+
+@dataclass
+class GeneratorConfig:
+    image_size: int = 64
+    digit_size: int = 28
+    seq_len: int = 20
+    num_digits: int = 2
+    speed: str = "fixed"  # fixed (authors' code) | random (paper text)
+    step_length: float = 0.1
+    speed_range: tuple[float, float] = (0.05, 0.15)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GeneratorConfig:
+        d = dict(d)
+        if "speed_range" in d:
+            d["speed_range"] = tuple(d["speed_range"])
+        return cls(**d)
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="moving-mnist")
+
+
+class MovingMNIST:
+    """Seeded Moving MNIST generator over a fixed set of digit images."""
+
+    def __init__(self, digits: np.ndarray, cfg: GeneratorConfig | None = None) -> None:
+        self.cfg = cfg or GeneratorConfig()
+        c = self.cfg
+        if digits.ndim != 3 or digits.shape[1:] != (c.digit_size, c.digit_size):
+            raise ValueError(f"digits must be (N, {c.digit_size}, {c.digit_size}), got {digits.shape}")
+        if c.digit_size > c.image_size:
+            raise ValueError("digit_size must not exceed image_size")
+        self._digits_np = np.ascontiguousarray(digits, dtype=np.uint8)
+        self.num_digit_images = len(digits)
+
+    def trajectories(self, rng: np.random.Generator, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-left corners (T, batch, num_digits) as integer pixels (y, x)."""
+        c = self.cfg
+        shape = (batch, c.num_digits)
+        y, x = rng.random(shape), rng.random(shape)
+        theta = rng.random(shape) * 2 * np.pi
+        if c.speed == "fixed":
+            speed = np.full(shape, c.step_length)
+        elif c.speed == "random":
+            speed = rng.uniform(c.speed_range[0], c.speed_range[1], size=shape)
+        else:
+            raise ValueError(f"speed must be 'fixed' or 'random', got {c.speed!r}")
+        vy, vx = np.sin(theta) * speed, np.cos(theta) * speed
+        ys = np.empty((c.seq_len, *shape))
+        xs = np.empty((c.seq_len, *shape))
+        for t in range(c.seq_len):
+            y, x = y + vy, x + vx
+            # bounce: clamp to the wall and reverse that component
+            for pos, vel in ((y, vy), (x, vx)):
+                low, high = pos <= 0, pos >= 1
+                pos[low], pos[high] = 0.0, 1.0
+                vel[low | high] *= -1
+            ys[t], xs[t] = y, x
+        travel = c.image_size - c.digit_size
+        return (ys * travel).astype(np.int64), (xs * travel).astype(np.int64)
+
+    def batch(
+        self, batch: int, rng: np.random.Generator, device: str | torch.device = "cpu"
+    ) -> torch.Tensor:
+        """A batch of sequences, uint8 (T, batch, S, S) on `device`."""
+        c = self.cfg
+        ys, xs = self.trajectories(rng, batch)
+        which = rng.integers(0, self.num_digit_images, size=(batch, c.num_digits))
+        return torch.from_numpy(self.render(ys, xs, which)).to(device)
+
+    def render(self, ys: np.ndarray, xs: np.ndarray, which: np.ndarray, chunk: int = 256) -> np.ndarray:
+        """Frames (T, B, S, S) for corners ys, xs (T, B, D) and digit indices which (B, D).
+
+        Each digit sits in the middle of a zero canvas of side S + travel; the frame for corner
+        (y, x) is the S x S window of that canvas at (travel - y, travel - x). All windows are
+        one strided view, so a frame is a block copy (no per-pixel index arithmetic). Chunks of
+        the batch run on a small thread pool (numpy releases the GIL for these copies).
+        """
+        T, B, _ = ys.shape
+        out = np.empty((T, B, self.cfg.image_size, self.cfg.image_size), np.uint8)
+        starts = range(0, B, chunk)
+        if B <= chunk:
+            self._render_into(out, ys, xs, which)
+        else:
+            def job(s: int) -> None:
+                e = min(B, s + chunk)
+                self._render_into(out[:, s:e], ys[:, s:e], xs[:, s:e], which[s:e])
+            list(_pool().map(job, starts))
+        return out
+
+    def _render_into(self, out: np.ndarray, ys: np.ndarray, xs: np.ndarray, which: np.ndarray) -> None:
+        c = self.cfg
+        T, B, D = ys.shape
+        s, ds = c.image_size, c.digit_size
+        travel = s - ds
+        side = s + travel
+        canvas = np.zeros((B * D, side, side), np.uint8)
+        canvas[:, travel : travel + ds, travel : travel + ds] = self._digits_np[which.reshape(-1)]
+        windows = np.lib.stride_tricks.as_strided(
+            canvas, (B * D, travel + 1, travel + 1, s, s), (side * side, side, 1, side, 1)
+        )
+        slot = np.broadcast_to(np.arange(B * D).reshape(1, B, D), (T, B, D))
+        for d in range(D):
+            frames = windows[slot[..., d], travel - ys[..., d], travel - xs[..., d]]
+            if d == 0:
+                out[...] = frames
+            else:
+                np.maximum(out, frames, out=out)
+
+    def dataset(self, n: int, seed: int, chunk: int = 1024) -> np.ndarray:
+        """A fixed set of n sequences, uint8 (T, n, S, S), deterministic given the seed."""
+        rng = np.random.default_rng(seed)
+        parts = [self.batch(min(chunk, n - i), rng).numpy() for i in range(0, n, chunk)]
+        return np.concatenate(parts, axis=1)
+
+
+def load_test_file(path: str, seq_len: int = 20, image_size: int = 64) -> np.ndarray:
+    """The standard mnist_test_seq.npy: uint8, (20, 10000, 64, 64), time first."""
+    try:
+        arr = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read Moving MNIST test file {path}: {exc}") from exc
+    if arr.ndim != 4 or arr.shape[0] != seq_len or arr.shape[2:] != (image_size, image_size):
+        hint = ""
+        if arr.ndim == 4 and arr.shape[1] == seq_len:
+            hint = " (it looks batch-first: transpose axes 0 and 1, do not reshape)"
+        raise UserError(
+            f"{path}: expected a uint8 array shaped ({seq_len}, N, {image_size}, {image_size}) "
+            f"with time first, got {arr.shape}{hint}"
+        )
+    if arr.dtype != np.uint8:
+        raise UserError(f"{path}: expected dtype uint8, got {arr.dtype}")
+    return np.asarray(arr)
+
+
+def to_float(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 (T, B, S, S) -> float (T, B, S*S) in [0, 1], the models' input."""
+    return frames.flatten(2).float().div_(255.0)

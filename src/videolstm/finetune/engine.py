@@ -1,0 +1,240 @@
+"""Train and evaluate a group of classifiers together (one architecture, one percept kind).
+
+Training: each run draws its own minibatch (its own numpy Generator) of `batch_size` random
+`block`-frame windows from its own labelled videos; the loss is the cross entropy of the softmax at
+EVERY step with the video's label as the target, averaged per run and summed over runs.
+Evaluation (the paper's protocol): softmax at every step, averaged over the steps of a block, then
+averaged over all blocks of the video (stride `stride`): video-level accuracy. Clip-level accuracy
+(each block on its own) is reported separately. The single-frame baseline is a logistic regression
+on single frames whose probabilities are averaged over all frames of the video.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from videolstm.finetune.bank import LinearBank, LSTMBank
+from videolstm.finetune.data import Percepts, eval_blocks, frame_indices
+from videolstm.lstm import StackedLSTM
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 200
+    batch_size: int = 32
+    optimizer: str = "adam"  # adam | sgd
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    clip: float | None = 1.0  # element-wise gradient clipping (None: off)
+    dropout: float = 0.5
+    block: int = 16
+    stride: int = 8
+    eval_chunk: int = 512  # blocks (or frames) per evaluation chunk
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> TrainConfig:
+        d = dict(d or {})
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+class FrameSource:
+    """Gathers frames by global index, from RAM (small arrays) or the memory map."""
+
+    def __init__(self, percepts: Percepts, device: torch.device, preload_mb: float = 2048):
+        self.percepts = percepts
+        self.device = device
+        nbytes = percepts.frames.shape[0] * percepts.frames.shape[1] * 4
+        self.table = (
+            torch.from_numpy(np.asarray(percepts.frames, dtype=np.float32)).to(device)
+            if nbytes <= preload_mb * 2**20
+            else None
+        )
+
+    def __call__(self, idx: np.ndarray) -> Tensor:
+        if self.table is not None:
+            flat = torch.from_numpy(idx.reshape(-1)).to(self.device)
+            out = self.table.index_select(0, flat)
+        else:
+            flat = idx.reshape(-1)
+            order = np.argsort(flat, kind="stable")  # sorted reads from the memory map
+            rows = np.empty((flat.size, self.percepts.dim), dtype=np.float32)
+            rows[order] = self.percepts.frames[flat[order]]
+            out = torch.from_numpy(rows).to(self.device)
+        return out.view(*idx.shape, -1)
+
+
+def step_average(step_probs: Tensor) -> Tensor:
+    """(..., T, N, C) per-step probabilities -> (..., N, C) block probabilities."""
+    return step_probs.mean(dim=-3)
+
+
+def video_average(block_probs: Tensor, owner: Tensor, n_videos: int) -> Tensor:
+    """(R, N, C) block (or frame) probabilities -> (R, V, C) mean over each video's blocks."""
+    R, _, C = block_probs.shape
+    sums = block_probs.new_zeros(R, n_videos, C).index_add_(1, owner, block_probs)
+    counts = torch.bincount(owner, minlength=n_videos).clamp(min=1).to(block_probs.dtype)
+    return sums / counts[None, :, None]
+
+
+def accuracy(probs: Tensor, labels: Tensor) -> Tensor:
+    """(R, N, C), (N,) -> (R,) accuracy in percent."""
+    return (probs.argmax(-1) == labels[None]).double().mean(-1) * 100.0
+
+
+def _optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r} (adam or sgd)")
+
+
+def _train_batch(
+    rngs: list[np.random.Generator], train_sets: list[np.ndarray], labels: np.ndarray,
+    percepts: Percepts, block: int, batch: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frame indices (R, B, block) and labels (R, B): random windows of each run's videos."""
+    lengths = percepts.lengths()
+    idx = np.empty((len(rngs), batch, block), dtype=np.int64)
+    lab = np.empty((len(rngs), batch), dtype=np.int64)
+    for r, (rng, pool) in enumerate(zip(rngs, train_sets, strict=True)):
+        vids = pool[rng.integers(0, len(pool), size=batch)]
+        for b, v in enumerate(vids):
+            n = int(lengths[v])
+            start = int(rng.integers(0, max(n - block, 0) + 1))
+            idx[r, b] = frame_indices(int(percepts.offsets[v]), n, start, block)
+        lab[r] = labels[vids]
+    return idx, lab
+
+
+def train_lstm_group(
+    percepts: Percepts,
+    labels: np.ndarray,
+    n_classes: int,
+    train_sets: list[np.ndarray],
+    encoders: list[StackedLSTM],
+    seeds: list[int],
+    cfg: TrainConfig,
+    device: torch.device | str = "cpu",
+    source: FrameSource | None = None,
+) -> LSTMBank:
+    """Train one LSTM classifier per (train set, initial encoder, seed), all together."""
+    device = torch.device(device)
+    ref = encoders[0]
+    bank = LSTMBank(
+        len(encoders), ref.input_dim, ref.hidden, ref.num_layers, n_classes,
+        peephole=ref.cell == "peephole",
+    )
+    for r, (enc, seed) in enumerate(zip(encoders, seeds, strict=True)):
+        bank.load_lstm(r, enc)
+        bank.init_head(r, torch.Generator().manual_seed(seed))
+    bank.to(device).train()
+    source = source or FrameSource(percepts, device)
+    rngs = [np.random.default_rng(seed) for seed in seeds]
+    gens = [torch.Generator(device=device).manual_seed(seed + 1) for seed in seeds]
+    opt = _optimizer([p for p in bank.parameters() if p.requires_grad], cfg)
+    R = len(encoders)
+    for _ in range(cfg.steps):
+        idx, lab = _train_batch(rngs, train_sets, labels, percepts, cfg.block, cfg.batch_size)
+        x = source(idx).permute(0, 2, 1, 3)  # (R, T, B, D)
+        target = torch.from_numpy(lab).to(device)[:, None, :].expand(R, cfg.block, -1)
+        logits = bank(x, cfg.dropout, gens)
+        loss = F.cross_entropy(
+            logits.reshape(-1, n_classes), target.reshape(-1), reduction="none"
+        ).view(R, -1).mean(1).sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.clip:
+            torch.nn.utils.clip_grad_value_(bank.parameters(), cfg.clip)
+        opt.step()
+    return bank.eval()
+
+
+@torch.no_grad()
+def evaluate_lstm_group(
+    bank: LSTMBank, percepts: Percepts, videos: np.ndarray, labels: np.ndarray,
+    cfg: TrainConfig, source: FrameSource | None = None,
+) -> dict[str, Tensor]:
+    """Video-level probabilities (R, V, C) and accuracies (video and clip level) of every run."""
+    device = bank.head_w.device
+    source = source or FrameSource(percepts, device)
+    idx, owner = eval_blocks(percepts, videos, cfg.block, cfg.stride)
+    block_probs = []
+    for s in range(0, len(idx), cfg.eval_chunk):
+        x = source(idx[s:s + cfg.eval_chunk]).transpose(0, 1)  # (T, n, D)
+        block_probs.append(step_average(torch.softmax(bank(x), dim=-1)))
+    probs = torch.cat(block_probs, dim=1)
+    owner_t = torch.from_numpy(owner).to(device)
+    y = torch.from_numpy(labels[videos]).to(device)
+    video_probs = video_average(probs, owner_t, len(videos))
+    return {
+        "video_probs": video_probs.cpu(),
+        "video_acc": accuracy(video_probs, y).cpu(),
+        "clip_acc": accuracy(probs, y[owner_t]).cpu(),
+    }
+
+
+def train_frame_group(
+    percepts: Percepts, labels: np.ndarray, n_classes: int, train_sets: list[np.ndarray],
+    seeds: list[int], cfg: TrainConfig, device: torch.device | str = "cpu",
+    source: FrameSource | None = None,
+) -> LinearBank:
+    """Single-frame logistic regressions (one per run), trained together on random frames."""
+    device = torch.device(device)
+    bank = LinearBank(len(seeds), percepts.dim, n_classes)
+    for r, seed in enumerate(seeds):
+        bank.init_run(r, torch.Generator().manual_seed(seed))
+    bank.to(device).train()
+    source = source or FrameSource(percepts, device)
+    rngs = [np.random.default_rng(seed) for seed in seeds]
+    opt = _optimizer(list(bank.parameters()), cfg)
+    R = len(seeds)
+    for _ in range(cfg.steps):
+        idx, lab = _train_batch(rngs, train_sets, labels, percepts, 1, cfg.batch_size)
+        x = source(idx[..., 0])  # (R, B, D)
+        logits = bank(x)
+        loss = F.cross_entropy(
+            logits.reshape(-1, n_classes), torch.from_numpy(lab).to(device).reshape(-1),
+            reduction="none",
+        ).view(R, -1).mean(1).sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return bank.eval()
+
+
+@torch.no_grad()
+def evaluate_frame_group(
+    bank: LinearBank, percepts: Percepts, videos: np.ndarray, labels: np.ndarray,
+    cfg: TrainConfig, source: FrameSource | None = None,
+) -> dict[str, Tensor]:
+    """Probabilities of every frame averaged over the video; 'clip' = a single frame here."""
+    device = bank.weight.device
+    source = source or FrameSource(percepts, device)
+    lengths = percepts.lengths()
+    frames = np.concatenate(
+        [np.arange(percepts.offsets[v], percepts.offsets[v] + lengths[v]) for v in videos]
+    )
+    owner = np.repeat(np.arange(len(videos)), lengths[videos])
+    chunks = []
+    step = cfg.eval_chunk * cfg.block
+    for s in range(0, len(frames), step):
+        chunks.append(torch.softmax(bank(source(frames[s:s + step])), dim=-1))
+    probs = torch.cat(chunks, dim=1)
+    owner_t = torch.from_numpy(owner).to(device)
+    y = torch.from_numpy(labels[videos]).to(device)
+    video_probs = video_average(probs, owner_t, len(videos))
+    return {
+        "video_probs": video_probs.cpu(),
+        "video_acc": accuracy(video_probs, y).cpu(),
+        "clip_acc": accuracy(probs, y[owner_t]).cpu(),
+    }

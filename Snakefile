@@ -1,0 +1,21 @@
+# Reproduction of Srivastava, Mansimov & Salakhutdinov (ICML 2015) as a Snakemake workflow.
+# Thin entry point: configuration and validation, the rule files of each phase, the final targets.
+# Run:  snakemake --cores N                      (embedded default, config/config.yaml)
+#       snakemake --cores N --configfile config/paper.yaml   (paper scale, real data)
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/mnist.smk"
+include: "workflow/rules/pretrain.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,69 @@
+"""Checkpoints: everything needed to resume (`last.pt`) or to use a model downstream (`final.pt`).
+
+A checkpoint is a dict: format, variant, domain, run, model_config, train_config, state_dict,
+optimizer, step, rng (torch and data-stream states), metrics (rows so far). Written atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from videolstm.errors import UserError
+from videolstm.io import atomic_torch_save
+from videolstm.models import Encoder, ModelConfig, build_model
+
+FORMAT = "videolstm-checkpoint-1"
+
+
+def save(path: str | Path, payload: dict[str, Any]) -> None:
+    atomic_torch_save(path, {"format": FORMAT, **payload})
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint {path} does not exist; run its pretraining step first")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for a damaged file
+        raise UserError(f"checkpoint {path} cannot be read ({exc}); delete it and rerun") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise UserError(f"{path} is not a videolstm checkpoint (format {FORMAT})")
+    return ckpt
+
+
+def check_compatible(ckpt: dict, variant: str, model_config: dict, path: str | Path,
+                     train_config: dict | None = None) -> None:
+    """Refuse to resume from a checkpoint of a different model or training setup, naming every mismatch."""
+    problems = []
+    if ckpt.get("variant") != variant:
+        problems.append(f"variant {ckpt.get('variant')!r} != {variant!r}")
+    for section, wanted in (("model_config", model_config), ("train_config", train_config or {})):
+        for key, value in wanted.items():
+            old = ckpt.get(section, {}).get(key)
+            if old != value:
+                problems.append(f"{key}: checkpoint has {old!r}, config asks for {value!r}")
+    if problems:
+        raise UserError(
+            f"checkpoint {path} belongs to a different model ({'; '.join(problems)}); "
+            "delete it (and its folder) to start this run afresh, or restore the old config"
+        )
+
+
+def load_model(path: str | Path) -> tuple[torch.nn.Module, dict]:
+    """The trained model of a checkpoint (eval mode, CPU) and the checkpoint dict."""
+    ckpt = load(path)
+    model = build_model(ckpt["variant"], ModelConfig.from_dict(ckpt["model_config"]))
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval(), ckpt
+
+
+def load_encoder(path: str | Path) -> Encoder:
+    """The pretrained encoder of a checkpoint, ready to initialise a classifier."""
+    model, ckpt = load_model(path)
+    if not hasattr(model, "encoder") or not isinstance(model.encoder, Encoder):
+        raise UserError(f"checkpoint {path} ({ckpt['variant']}) has no LSTM encoder to reuse")
+    return model.encoder

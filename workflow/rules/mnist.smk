@@ -1,0 +1,24 @@
+# Moving MNIST: the fixed evaluation sets. Training data is generated on the fly by `pretrain`.
+
+
+rule mnist_sets:
+    output:
+        valid=f"{RESULTS}/data/moving_mnist/valid.npy",
+        test=f"{RESULTS}/data/moving_mnist/test.npy",
+        test_1digit=f"{RESULTS}/data/moving_mnist/test_1digit.npy",
+        test_3digits=f"{RESULTS}/data/moving_mnist/test_3digits.npy",
+        sets=f"{RESULTS}/data/moving_mnist/sets.json",
+    params:
+        cfg=cfg_json("mnist"),
+        out_dir=f"{RESULTS}/data/moving_mnist",
+    log:
+        f"{LOGS}/mnist_sets.log",
+    benchmark:
+        f"{BENCH}/mnist_sets.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm mnist-data --cfg {params.cfg:q} --out-dir {params.out_dir} > {log} 2>&1"

@@ -1,0 +1,29 @@
+# Unsupervised pretraining: one job per configured run of each domain (mnist, labreport,
+# patches, percepts_rgb, percepts_flow). A killed job resumes from its last.pt when rerun.
+
+
+rule pretrain:
+    input:
+        unpack(pretrain_inputs),
+    output:
+        final=f"{RESULTS}/pretrain/{{domain}}/{{run}}/final.pt",
+        summary=f"{RESULTS}/pretrain/{{domain}}/{{run}}/summary.json",
+        metrics=f"{RESULTS}/pretrain/{{domain}}/{{run}}/metrics.csv",
+    params:
+        cfg=pretrain_cfg_json,
+        out_dir=f"{RESULTS}/pretrain/{{domain}}/{{run}}",
+        data_root=RESULTS,
+    log:
+        f"{LOGS}/pretrain/{{domain}}/{{run}}.log",
+    benchmark:
+        f"{BENCH}/pretrain/{{domain}}/{{run}}.tsv"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=600,
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm pretrain --cfg {params.cfg:q} --domain {wildcards.domain} --run {wildcards.run}"
+        " --out-dir {params.out_dir} --data-root {params.data_root} --threads {threads} > {log} 2>&1"

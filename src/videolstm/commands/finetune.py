@@ -1,0 +1,105 @@
+"""Supervised protocol commands: `finetune` (one dataset and split), `tables-actions` (Tables 1, 3,
+4) and `figure12`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from videolstm.cli import parse_cfg
+from videolstm.errors import UserError
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "finetune",
+        help="train and evaluate every classifier of one dataset and split (batched)",
+        description="Train the LSTM classifiers (pretrained inits and baseline), the single-frame "
+        "baseline and late fusion for one dataset and split; write one CSV row per run.",
+    )
+    p.add_argument("--cfg", required=True, help="JSON with the finetune section (+ run identity)")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--split", type=int, required=True, choices=[1, 2, 3])
+    p.add_argument("--index", required=True, help="video index CSV of the dataset")
+    p.add_argument("--percepts", required=True, help="folder with {kind}.npy/.offsets.npy/.json")
+    p.add_argument("--pretrain", required=True, help="folder with {domain}/{variant}/final.pt")
+    p.add_argument("--out", required=True, help="CSV of runs; a .json summary is written beside")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.set_defaults(func=cmd_finetune)
+
+    t = sub.add_parser("tables-actions", help="Tables 1, 3 and 4 from fine-tuning results")
+    t.add_argument("--cfg", required=True)
+    t.add_argument("--runs", nargs="+", required=True, help="per-split CSVs of `finetune`")
+    t.add_argument("--out-dir", required=True)
+    t.set_defaults(func=cmd_tables)
+
+    f = sub.add_parser("figure12", help="Figure 12: accuracy vs labelled videos per class")
+    f.add_argument("--cfg", required=True)
+    f.add_argument("--runs", nargs="+", required=True)
+    f.add_argument("--out-dir", required=True)
+    f.set_defaults(func=cmd_figure12)
+
+
+def _cfg(text: str) -> dict:
+    cfg = parse_cfg(text)
+    if "finetune" not in cfg or not isinstance(cfg["finetune"], dict):
+        raise UserError("--cfg lacks the 'finetune' section")
+    return cfg
+
+
+def cmd_finetune(args) -> int:
+    import torch
+
+    from videolstm.finetune.sweep import run_split
+    from videolstm.io import atomic_write_json, atomic_write_text
+
+    cfg = _cfg(args.cfg)
+    torch.set_num_threads(max(1, args.threads))
+    t0 = time.perf_counter()
+    df, summary = run_split(
+        cfg, args.dataset, args.split, args.index, args.percepts, args.pretrain,
+        log=lambda m: print(m, flush=True),
+    )
+    df["config"] = cfg.get("config_name", "unknown")
+    df["data_source"] = cfg.get("data_source", "unknown")
+    out = Path(args.out)
+    atomic_write_text(out, df.to_csv(index=False, float_format="%.6g"))
+    summary.update(config=cfg.get("config_name"), data_source=cfg.get("data_source"),
+                   total_seconds=round(time.perf_counter() - t0, 3))
+    summary["seconds"] = {k: round(v, 3) for k, v in summary["seconds"].items()}
+    atomic_write_json(out.with_suffix(".json"), summary)
+    print(f"wrote {out} ({len(df)} rows) in {summary['total_seconds']:.1f} s")
+    return 0
+
+
+def _skipped(paths) -> int | None:
+    per_dataset: dict[str, int] = {}
+    for p in paths:
+        js = Path(p).with_suffix(".json")
+        if js.is_file():
+            s = json.loads(js.read_text())
+            per_dataset[s["dataset"]] = max(per_dataset.get(s["dataset"], 0),
+                                            int(s.get("skipped_videos", 0)))
+    return sum(per_dataset.values()) if per_dataset else None
+
+
+def cmd_tables(args) -> int:
+    from videolstm.finetune import report
+
+    cfg = _cfg(args.cfg)
+    runs = report.read_runs(args.runs)
+    skipped = _skipped(args.runs)
+    for fn in (report.table1, report.table3, report.table4):
+        for path in fn(runs, cfg, args.out_dir, skipped):
+            print(f"wrote {path}")
+    return 0
+
+
+def cmd_figure12(args) -> int:
+    from videolstm.finetune import report
+
+    cfg = _cfg(args.cfg)
+    for path in report.figure12(report.read_runs(args.runs), cfg, args.out_dir):
+        print(f"wrote {path}")
+    return 0

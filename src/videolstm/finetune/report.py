@@ -1,0 +1,168 @@
+"""Tables 1, 3, 4 and Figure 12 from the per-split run CSVs (results/finetune/...).
+
+A table cell is the mean video-level accuracy over every run behind it (splits x samples), with
+the standard deviation over those runs as the spread and their number as n.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from videolstm.errors import UserError
+from videolstm.finetune.sweep import BASELINE, SINGLE_FRAME
+from videolstm.io import atomic_write_bytes, atomic_write_text
+from videolstm.models import VARIANT_TITLES
+from videolstm.tables import paper_numbers, write_table
+
+DATASET_TITLES = {"ucf101": "UCF-101", "hmdb51": "HMDB-51"}
+TABLE3_ROWS = {BASELINE: "Baseline LSTM", **{k: v for k, v in VARIANT_TITLES.items()
+                                              if k != "convlstm"}}
+
+
+def read_runs(paths: list[str | Path]) -> pd.DataFrame:
+    frames = []
+    for p in paths:
+        if not Path(p).is_file():
+            raise UserError(f"fine-tuning results {p} do not exist; run `videolstm finetune` first")
+        frames.append(pd.read_csv(p, dtype={"size": str}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _cell(runs: pd.DataFrame, row: str, column: str, **where) -> dict | None:
+    sel = runs
+    for key, value in where.items():
+        sel = sel[sel[key] == value]
+    if sel.empty:
+        return None
+    acc = sel["video_acc"]
+    return {"row": row, "column": column, "value": acc.mean(),
+            "spread": acc.std(ddof=0) if len(acc) > 1 else float("nan"), "n": len(acc)}
+
+
+def _frame(cells) -> pd.DataFrame:
+    cells = [c for c in cells if c is not None]
+    return pd.DataFrame(cells, columns=["row", "column", "value", "spread", "n"])
+
+
+def _provenance(runs: pd.DataFrame, cfg: dict, skipped: int | None) -> dict:
+    prov = {
+        "config": cfg.get("config_name", "unknown"),
+        "data_source": cfg.get("data_source", "unknown"),
+        "extractor": "; ".join(sorted(set(runs["extractor"].astype(str)))),
+        "splits": ",".join(str(s) for s in sorted(set(runs["split"]))),
+    }
+    if skipped is not None:
+        prov["skipped_videos"] = skipped
+    return prov
+
+
+def table1(runs, cfg, out_dir, skipped=None) -> list[Path]:
+    pre = cfg["finetune"].get("pretrained", "composite")
+    rows = {SINGLE_FRAME: "Single Frame", BASELINE: "LSTM classifier",
+            pre: "Composite LSTM Model + Finetuning"}
+    cols = [("UCF-101 RGB", "ucf101", "rgb"), ("UCF-101 1-frame flow", "ucf101", "flow"),
+            ("HMDB-51 RGB", "hmdb51", "rgb")]
+    cells = [_cell(runs, rname, cname, init=init, dataset=ds, stream=st, size="all")
+             for init, rname in rows.items() for cname, ds, st in cols]
+    return write_table("table1", _frame(cells), out_dir, _provenance(runs, cfg, skipped),
+                       note="Video-level accuracy (%) with all labelled training videos.")
+
+
+def table3(runs, cfg, out_dir, skipped=None) -> list[Path]:
+    small = cfg["finetune"]["small"]
+    cells = []
+    for init, rname in TABLE3_ROWS.items():
+        for ds, title in DATASET_TITLES.items():
+            cells.append(_cell(runs, rname, f"{title} small", init=init, dataset=ds,
+                               stream="rgb", size=str(small.get(ds, ""))))
+            cells.append(_cell(runs, rname, title, init=init, dataset=ds, stream="rgb",
+                               size="all"))
+    sizes = ", ".join(f"{DATASET_TITLES.get(k, k)} small = {v} videos/class"
+                      for k, v in sorted(small.items()))
+    return write_table("table3", _frame(cells), out_dir, _provenance(runs, cfg, skipped),
+                       note=f"RGB percepts, video-level accuracy (%). {sizes}.")
+
+
+def table4(runs, cfg, out_dir, skipped=None) -> list[Path]:
+    pre = cfg["finetune"].get("pretrained", "composite")
+    fusion = cfg["finetune"].get("fusion") or ["rgb", "flowstack"]
+    ours = {"Composite LSTM Model [RGB]": "rgb", "Composite LSTM Model [flow]": fusion[-1],
+            "Composite LSTM Model [RGB+flow]": "+".join(fusion)}
+    cells = [_cell(runs, rname, title, init=pre, dataset=ds, stream=st, size="all")
+             for rname, st in ours.items() for ds, title in DATASET_TITLES.items()]
+    paper = paper_numbers()
+    quoted = sorted(set(paper[paper.artifact == "table4"]["row"]) - set(ours))
+    return write_table(
+        "table4", _frame(cells), out_dir, _provenance(runs, cfg, skipped), quoted_rows=quoted,
+        note=f"[flow] = the '{fusion[-1]}' percepts; [RGB+flow] = late fusion (averaged video "
+             f"probabilities) of the {fusion[0]} and {fusion[-1]} models.",
+    )
+
+
+FIG12_MODELS = {SINGLE_FRAME: "Single frame", BASELINE: "Baseline LSTM"}
+
+
+def figure12_data(runs: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+    pre = cfg["finetune"].get("pretrained", "composite")
+    models = {**FIG12_MODELS, pre: "Composite LSTM Model" if pre == "composite"
+              else VARIANT_TITLES.get(pre, pre)}
+    sel = runs[(runs.stream == "rgb") & runs.init.isin(list(models))].copy()
+    rows = []
+    for (ds, init, size), g in sel.groupby(["dataset", "init", "size"], sort=True):
+        per_class = int(size) if size != "all" else None
+        rows.append({
+            "dataset": DATASET_TITLES.get(ds, ds), "model": models[init], "size": size,
+            "videos_per_class": per_class if per_class else round(
+                float((g["n_train"] / g["n_classes"]).mean()), 2),
+            "mean_acc": g["video_acc"].mean(), "std_acc": g["video_acc"].std(ddof=0),
+            "n_runs": len(g), "extractor": "; ".join(sorted(set(g["extractor"].astype(str)))),
+        })
+    df = pd.DataFrame(rows)
+    df["config"] = cfg.get("config_name", "unknown")
+    df["data_source"] = cfg.get("data_source", "unknown")
+    return df.sort_values(["dataset", "model", "videos_per_class"], kind="stable")
+
+
+def figure12(runs, cfg, out_dir) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    df = figure12_data(runs, cfg)
+    out_dir = Path(out_dir)
+    atomic_write_text(out_dir / "figure12.csv", df.to_csv(index=False, float_format="%.6g"))
+    datasets = list(dict.fromkeys(df["dataset"]))
+    sns.set_theme(style="whitegrid")
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
+    palette = dict(zip(["Single frame", "Baseline LSTM", "Composite LSTM Model"],
+                       sns.color_palette("deep", 3), strict=True))
+    for ax, ds in zip(axes[0], datasets, strict=True):
+        d = df[df.dataset == ds]
+        for model, g in d.groupby("model", sort=True):
+            g = g.sort_values("videos_per_class")
+            ax.errorbar(g["videos_per_class"], g["mean_acc"], yerr=g["std_acc"], marker="o",
+                        capsize=3, label=model, color=palette.get(model))
+        ax.set_xscale("log")
+        ax.set_xlabel("labelled training videos per class (log scale)")
+        ax.set_ylabel("video-level accuracy (%)")
+        ax.set_title(ds)
+        ax.legend(fontsize=8)
+    src = cfg.get("data_source", "unknown")
+    ext = "; ".join(sorted(set(df["extractor"])))
+    fig.suptitle(f"Figure 12 (config {cfg.get('config_name')}, {src} data, extractor {ext}); "
+                 "error bars: std over samples and splits", fontsize=9)
+    fig.tight_layout()
+    paths = [out_dir / "figure12.csv"]
+    for ext_, meta in (("png", {"Software": None}),
+                       ("pdf", {"Creator": None, "Producer": None, "CreationDate": None})):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext_, dpi=120, metadata=meta)
+        atomic_write_bytes(out_dir / f"figure12.{ext_}", buf.getvalue())
+        paths.append(out_dir / f"figure12.{ext_}")
+    plt.close(fig)
+    return paths

@@ -1,0 +1,263 @@
+"""The sweep of one dataset and split: which runs, their labelled sets, training them in groups.
+
+Runs (dataset, split, stream, init, size, sample):
+- main stream (rgb): every configured unsupervised variant and the baseline at the "small" size and
+  at "all" (Table 3); single frame, baseline and the chosen pretrained variant (composite) at
+  every configured size (Figure 12, Table 1).
+- other streams (flow = single-frame flow, flowstack = stacks of flows): single frame, baseline and
+  the pretrained variant with all labels (Table 1's flow column, Table 4).
+- late fusion: video probabilities of the two `fusion` streams averaged, per init and size.
+A size below "all" has `samples` different class-balanced samples; "all" has one.
+Every run of a stream shares the percepts and architecture, so they train together in chunks of at
+most `max_runs_together` (finetune.engine); results do not depend on the chunking.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from videolstm.errors import UserError
+from videolstm.finetune import engine
+from videolstm.finetune.data import (
+    LabelledVideos,
+    Percepts,
+    _seed,
+    balanced_sample,
+    read_index,
+    read_percepts,
+    split_test_videos,
+)
+from videolstm.lstm import StackedLSTM
+
+BASELINE = "baseline"
+SINGLE_FRAME = "single_frame"
+MAIN_STREAM = "rgb"
+VARIANTS = ["autoencoder", "future", "cond_autoencoder", "cond_future", "composite",
+            "composite_cond"]
+
+
+@dataclass(frozen=True, order=True)
+class Run:
+    stream: str
+    init: str  # baseline | single_frame | a pretraining variant
+    size: int  # labelled videos per class; 0 = all
+    sample: int
+
+    @property
+    def size_name(self) -> str:
+        return "all" if self.size == 0 else str(self.size)
+
+
+def _size(value) -> int:
+    return 0 if value == "all" else int(value)
+
+
+def plan_runs(cfg: dict, dataset: str) -> list[Run]:
+    """Every run of one dataset (and split), sorted."""
+    streams = [s for s, sc in cfg["streams"].items() if dataset in sc.get("datasets", [])]
+    pretrained = cfg.get("pretrained", "composite")
+    samples = int(cfg.get("samples", 1))
+    runs: set[Run] = set()
+
+    def add(stream, init, size):
+        for s in range(1 if size == 0 else samples):
+            runs.add(Run(stream, init, size, s))
+
+    for stream in streams:
+        has_domain = bool(cfg["streams"][stream].get("domain"))
+        lstm_inits = [BASELINE] + ([pretrained] if has_domain else [])
+        if stream == MAIN_STREAM:
+            small = _size(cfg["small"][dataset])
+            table3 = [BASELINE] + (list(cfg.get("variants", VARIANTS)) if has_domain else [])
+            for init in table3:
+                add(stream, init, small)
+                add(stream, init, 0)
+            for size in cfg["sizes"][dataset]:
+                for init in [SINGLE_FRAME, *lstm_inits]:
+                    add(stream, init, _size(size))
+        else:
+            for init in [SINGLE_FRAME, *lstm_inits]:
+                add(stream, init, 0)
+    return sorted(runs)
+
+
+def checkpoint_path(pretrain_dir: str | Path, domain: str, variant: str) -> Path:
+    return Path(pretrain_dir) / domain / variant / "final.pt"
+
+
+def needed_checkpoints(cfg: dict, dataset: str, pretrain_dir: str | Path) -> list[Path]:
+    out = set()
+    for run in plan_runs(cfg, dataset):
+        domain = cfg["streams"][run.stream].get("domain")
+        if domain and run.init not in (BASELINE, SINGLE_FRAME):
+            out.add(checkpoint_path(pretrain_dir, domain, run.init))
+    return sorted(out)
+
+
+def load_encoder_lstm(path: Path) -> tuple[StackedLSTM, str]:
+    """The pretrained encoder's StackedLSTM and its init scheme, from a checkpoint."""
+    from videolstm.checkpoint import load, load_encoder
+
+    encoder = load_encoder(path)
+    init = (load(path).get("model_config") or {}).get("init", "paper")
+    return encoder.lstm, init
+
+
+def fresh_lstm(shape: tuple[int, int, int], cell: str, init: str, seed: int) -> StackedLSTM:
+    """The baseline: the same architecture, randomly initialised (seeded, global RNG untouched)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed % 2**63)
+        return StackedLSTM(shape[0], shape[1], shape[2], cell, init)
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("device cuda was asked for but no GPU is available; use device: auto")
+    return torch.device(name)
+
+
+def run_split(
+    cfg: dict, dataset: str, split: int, index_csv: str | Path, percept_dir: str | Path,
+    pretrain_dir: str | Path, log=print,
+) -> tuple[pd.DataFrame, dict]:
+    """Train and evaluate every run of one dataset and split. Returns (rows, summary)."""
+    ft = cfg["finetune"]
+    seed = int(cfg.get("seed", 0))
+    device = _device(cfg.get("device", "auto"))
+    data = read_index(index_csv)
+    test = split_test_videos(data, split)
+    if len(test) == 0:
+        raise UserError(f"{index_csv}: split {split} has no test videos with status ok")
+    lstm_cfg = engine.TrainConfig.from_dict(ft.get("lstm"))
+    frame_cfg = engine.TrainConfig.from_dict(ft.get("single_frame"))
+    chunk = int(ft.get("max_runs_together", 64))
+    runs = plan_runs(ft, dataset)
+    rows, probs, timings, extractors = [], {}, {}, {}
+    for stream in sorted({r.stream for r in runs}):
+        scfg = ft["streams"][stream]
+        percepts = read_percepts(Path(percept_dir) / scfg["kind"], data.videos)
+        extractors[stream] = percepts.meta.get("extractor", "unknown")
+        source = engine.FrameSource(percepts, device)
+        mine = [r for r in runs if r.stream == stream]
+        t0 = time.perf_counter()
+        for group in (
+            [r for r in mine if r.init == SINGLE_FRAME],
+            [r for r in mine if r.init != SINGLE_FRAME],
+        ):
+            for s in range(0, len(group), chunk):
+                part = group[s:s + chunk]
+                out = _run_group(
+                    part, ft, scfg, data, percepts, source, split, test, seed, dataset,
+                    pretrain_dir, lstm_cfg, frame_cfg, device,
+                )
+                for run, res in zip(part, out, strict=True):
+                    probs[run] = res.pop("video_probs")
+                    rows.append({"run": run, **res})
+        timings[stream] = time.perf_counter() - t0
+        log(f"{dataset} split {split} {stream}: {len(mine)} runs in {timings[stream]:.1f} s")
+    rows = [_row(r["run"], r, dataset, split, extractors, data.n_classes) for r in rows]
+    rows += _fusion_rows(ft, probs, data, test, dataset, split, extractors)
+    df = pd.DataFrame(rows)
+    summary = {
+        "dataset": dataset, "split": split, "runs": len(runs), "test_videos": int(len(test)),
+        "classes": data.n_classes, "skipped_videos": data.skipped, "seconds": timings,
+        "extractors": extractors, "device": str(device), "torch_threads": torch.get_num_threads(),
+    }
+    return df, summary
+
+
+def _run_group(
+    part, ft, scfg, data: LabelledVideos, percepts: Percepts, source, split, test, seed, dataset,
+    pretrain_dir, lstm_cfg, frame_cfg, device,
+) -> list[dict]:
+    tag = f"{dataset}"
+    sets = [
+        balanced_sample(data, split, r.size or None, r.sample, seed, tag) for r in part
+    ]
+    seeds = [_seed(seed, dataset, split, r.stream, r.init, r.size, r.sample) % 2**31
+             for r in part]
+    n_train = [len(s) for s in sets]
+    if part[0].init == SINGLE_FRAME:
+        bank = engine.train_frame_group(
+            percepts, data.labels, data.n_classes, sets, seeds, frame_cfg, device, source
+        )
+        res = engine.evaluate_frame_group(bank, percepts, test, data.labels, frame_cfg, source)
+    else:
+        encoders = [
+            _encoder_for(r, scfg, percepts.dim, pretrain_dir, s) for r, s in zip(
+                part, seeds, strict=True)
+        ]
+        bank = engine.train_lstm_group(
+            percepts, data.labels, data.n_classes, sets, encoders, seeds, lstm_cfg, device, source
+        )
+        res = engine.evaluate_lstm_group(bank, percepts, test, data.labels, lstm_cfg, source)
+    return [
+        {"video_acc": float(res["video_acc"][i]), "clip_acc": float(res["clip_acc"][i]),
+         "n_train": n_train[i], "video_probs": res["video_probs"][i]}
+        for i in range(len(part))
+    ]
+
+
+_ENCODER_CACHE: dict[Path, tuple[StackedLSTM, str]] = {}
+
+
+def _encoder_for(run: Run, scfg: dict, dim: int, pretrain_dir, seed: int) -> StackedLSTM:
+    domain = scfg.get("domain")
+    if domain:
+        ref_variant = run.init if run.init != BASELINE else scfg.get("reference", "composite")
+        path = checkpoint_path(pretrain_dir, domain, ref_variant)
+        if path not in _ENCODER_CACHE:
+            _ENCODER_CACHE[path] = load_encoder_lstm(path)
+        lstm, init = _ENCODER_CACHE[path]
+        if lstm.input_dim != dim:
+            raise UserError(
+                f"{path} encodes {lstm.input_dim}-d inputs but the {scfg['kind']} percepts are "
+                f"{dim}-d; pretrain domain '{domain}' on these percepts or set the stream's domain"
+            )
+        if run.init != BASELINE:
+            return lstm
+        return fresh_lstm((dim, lstm.hidden, lstm.num_layers), lstm.cell, init, seed)
+    return fresh_lstm(
+        (dim, int(scfg.get("hidden", 128)), int(scfg.get("layers", 1))), "peephole", "paper", seed
+    )
+
+
+def _row(run: Run, res: dict, dataset: str, split: int, extractors: dict, classes: int) -> dict:
+    return {
+        "dataset": dataset, "split": split, "stream": run.stream, "init": run.init,
+        "size": run.size_name, "sample": run.sample, "n_train": res["n_train"],
+        "n_classes": classes,
+        "video_acc": res["video_acc"], "clip_acc": res["clip_acc"],
+        "extractor": extractors[run.stream],
+    }
+
+
+def _fusion_rows(ft, probs, data, test, dataset, split, extractors) -> list[dict]:
+    fusion = ft.get("fusion") or []
+    if len(fusion) != 2:
+        return []
+    a, b = fusion
+    y = data.labels[test]
+    rows = []
+    for run in sorted(r for r in probs if r.stream == a):
+        other = Run(b, run.init, run.size, run.sample)
+        if other not in probs:
+            continue
+        fused = (probs[run] + probs[other]) / 2
+        acc = float((fused.argmax(-1).numpy() == y).mean() * 100.0)
+        rows.append({
+            "dataset": dataset, "split": split, "stream": f"{a}+{b}", "init": run.init,
+            "size": run.size_name, "sample": run.sample, "n_train": np.nan,
+            "n_classes": data.n_classes,
+            "video_acc": acc, "clip_acc": np.nan,
+            "extractor": f"{extractors[a]} + {extractors[b]}",
+        })
+    return rows

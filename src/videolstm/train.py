@@ -233,7 +233,7 @@ def train(
         if step % tc.log_every == 0 or step == tc.steps:
             rows.append({"step": step, "split": "train", **{k: float(v.detach()) for k, v in losses.items()}})
             rate = seen / max(time.perf_counter() - t0, 1e-9)
-            bar.set_postfix(loss=f"{float(loss):.2f}", seq_s=f"{rate:.0f}")
+            bar.set_postfix(loss=f"{float(loss.detach()):.2f}", seq_s=f"{rate:.0f}")
         if step % tc.eval_every == 0 or step == tc.steps:
             rows.append({"step": step, "split": "valid", **evaluate(model, source.valid_batches(), device)})
         bar.update(1)

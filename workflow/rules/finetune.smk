@@ -1,0 +1,107 @@
+# Supervised protocol (paper section 3.3): one batched job per dataset and split trains every
+# classifier (pretrained inits, baseline LSTM, single frame; all labelled-set sizes and samples),
+# then Tables 1, 3, 4 and Figure 12 are drawn from all splits.
+from functools import partial
+
+from videolstm.finetune import workflow as ft_workflow
+
+OPTIONAL_TARGETS.append(partial(ft_workflow.targets, config, RESULTS))
+
+
+rule finetune:
+    input:
+        unpack(partial(ft_workflow.inputs, config, RESULTS)),
+    output:
+        runs=f"{RESULTS}/finetune/{{dataset}}/split{{split}}.csv",
+        summary=f"{RESULTS}/finetune/{{dataset}}/split{{split}}.json",
+    params:
+        cfg=cfg_json("finetune"),
+        percepts=f"{RESULTS}/percepts/{{dataset}}",
+        pretrain=f"{RESULTS}/pretrain",
+    wildcard_constraints:
+        split=r"[123]",
+    log:
+        f"{LOGS}/finetune/{{dataset}}/split{{split}}.log",
+    benchmark:
+        f"{BENCH}/finetune/{{dataset}}/split{{split}}.tsv"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=600,
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm finetune --cfg {params.cfg:q} --dataset {wildcards.dataset}"
+        " --split {wildcards.split} --index {input.index} --percepts {params.percepts}"
+        " --pretrain {params.pretrain} --out {output.runs} --threads {threads} > {log} 2>&1"
+
+
+rule tables_actions:
+    input:
+        runs=ft_workflow.split_csvs(config, RESULTS),
+    output:
+        report(
+            multiext(f"{RESULTS}/tables/table1", ".csv", ".md", ".tex"),
+            caption="../report/table1.rst",
+            category="Action recognition",
+        ),
+        report(
+            multiext(f"{RESULTS}/tables/table3", ".csv", ".md", ".tex"),
+            caption="../report/table3.rst",
+            category="Action recognition",
+        ),
+        report(
+            multiext(f"{RESULTS}/tables/table4", ".csv", ".md", ".tex"),
+            caption="../report/table4.rst",
+            category="Action recognition",
+        ),
+    params:
+        cfg=cfg_json("finetune"),
+        out_dir=ft_workflow.out_dir,
+    log:
+        f"{LOGS}/finetune/tables_actions.log",
+    benchmark:
+        f"{BENCH}/finetune/tables_actions.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm tables-actions --cfg {params.cfg:q} --runs {input.runs}"
+        " --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule figure12:
+    input:
+        runs=ft_workflow.split_csvs(config, RESULTS),
+    output:
+        png=report(
+            f"{RESULTS}/figures/figure12.png",
+            caption="../report/figure12.rst",
+            category="Action recognition",
+        ),
+        pdf=f"{RESULTS}/figures/figure12.pdf",
+        csv=report(
+            f"{RESULTS}/figures/figure12.csv",
+            caption="../report/figure12.rst",
+            category="Action recognition",
+        ),
+    params:
+        cfg=cfg_json("finetune"),
+        out_dir=ft_workflow.out_dir,
+    log:
+        f"{LOGS}/finetune/figure12.log",
+    benchmark:
+        f"{BENCH}/finetune/figure12.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm figure12 --cfg {params.cfg:q} --runs {input.runs}"
+        " --out-dir {params.out_dir} > {log} 2>&1"

@@ -1,0 +1,57 @@
+"""The workflow's wiring: Snakemake dry run, and dvc.yaml agreeing with the Snakemake DAG."""
+
+import re
+import subprocess
+import sys
+
+import yaml
+
+from tests.conftest import ROOT
+
+
+def dry_run(*args):
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--nolock", *args],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def job_outputs(text):
+    outs = []
+    for m in re.finditer(r"^\s+output: (.+)$", text, flags=re.M):
+        outs += [p.strip() for p in m.group(1).split(",")]
+    return outs
+
+
+def test_dry_run_of_the_whole_dag():
+    text = dry_run("--forceall")
+    assert "pretrain" in text and "mnist_sets" in text
+
+
+def test_dvc_stages_agree_with_snakemake_phases():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    phases = (ROOT / "workflow" / "rules" / "phases.smk").read_text()
+    phase_dirs = yaml.safe_load(re.search(r"PHASE_DIRS = (\{.*?\n\})", phases, re.S).group(1).replace("\n", " "))
+    owner = {}
+    for name, stage in stages.items():
+        assert stage["cmd"].endswith(f"phase_{name}"), f"stage {name} must run rule phase_{name}"
+        assert name in phase_dirs, f"dvc stage {name} is not a Snakemake phase"
+        for out in stage.get("outs", []) + stage.get("metrics", []):
+            path = next(iter(out)) if isinstance(out, dict) else out
+            assert path not in owner, f"{path} belongs to two stages"
+            owner[path] = name
+    for phase, dirs in phase_dirs.items():
+        for d in dirs:
+            if phase in stages:
+                assert any(p == f"results/{d}" or p.startswith(f"results/{d}/") for p, s in owner.items() if s == phase), \
+                    f"results/{d} of phase {phase} is not an output of dvc stage {phase}"
+    # every file the DAG writes (logs and benchmarks aside) lies in exactly one stage's outputs
+    outputs = [o for o in job_outputs(dry_run("--forceall")) if not o.startswith(("results/logs", "results/benchmarks"))]
+    assert outputs
+    for out in outputs:
+        holders = [p for p in owner if out == p or out.startswith(p.rstrip("/") + "/")]
+        assert len(holders) == 1, f"{out} is in DVC outputs {holders} (expected exactly one)"
+        stage = owner[holders[0]]
+        assert any(out.startswith(f"results/{d}/") for d in phase_dirs[stage]), f"{out} is in the wrong stage {stage}"

@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "videolstm.commands.mnist",
     "videolstm.commands.pretrain",
     "videolstm.commands.finetune",
+    "videolstm.commands.metrics",
 ]
 
 

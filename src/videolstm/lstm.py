@@ -35,15 +35,139 @@ def init_uniform_(weight: Tensor, scheme: str, fan_in: int, authors_scale: float
         weight.uniform_(-bound, bound)
 
 
-def _peephole_cell(gates: Tensor, c: Tensor, peep: Tensor) -> State:
-    """Gate arithmetic of one step, given the summed pre-activations (B, 4H)."""
-    gi, gf, gg, go = gates.float().chunk(4, dim=-1)
-    i = torch.sigmoid(gi + peep[0] * c)
-    f = torch.sigmoid(gf + peep[1] * c)
-    c_new = f * c + i * torch.tanh(gg)
-    o = torch.sigmoid(go + peep[2] * c_new)
-    h = o * torch.tanh(c_new)
-    return h, c_new
+def _state_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Cell state and gate arithmetic dtype: float32 under bf16/fp16 autocast, else the input's."""
+    return torch.promote_types(dtype, torch.float32)
+
+
+class _PeepholeSequence(torch.autograd.Function):
+    """The whole recurrence of one layer as ONE autograd node, with a hand-written backward.
+
+    Forward, per step: one addmm (B, H) x (H, 4H) into a preallocated gate buffer, then ten
+    in-place elementwise ops (both sigmoid gates i, f in one op); no autograd graph is recorded.
+
+    Backward: every factor that does not depend on the incoming gradient is computed for ALL steps
+    at once before the loop (big vectorised ops), which leaves per step one (B, 4H) x (4H, H)
+    matmul and six elementwise ops. The weight gradient of all steps is then ONE
+    (4H, T*B) x (T*B, H) matmul and each peephole gradient one reduction, instead of T thin
+    matmuls and ~25 autograd nodes per step. With a = pre-activations, i, f, g, o = activations,
+    c_prev / c the cell state before / after the step, tc = tanh(c):
+
+        P = [g i(1-i), c_prev f(1-f), i (1-g^2), tc o(1-o)]
+        dgates = [dc~ P_i, dc~ P_f, dc~ P_g, dh P_o]
+        dc~ = dc + dh o (1-tc^2) + dgates_o w_co
+        dc_prev = dc~ (f + P_i w_ci + P_f w_cf),   dh_prev = dgates W_hh
+
+    Matmuls run in the dtype of gx (bf16 under autocast); the gate arithmetic and the cell state in
+    float32 (float64 when the input is float64, as in gradcheck).
+    """
+
+    @staticmethod
+    def forward(ctx, gx: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, peephole: Tensor):
+        with torch.autocast(gx.device.type, enabled=False):
+            n_steps, batch, four_h = gx.shape
+            hidden = four_h // 4
+            mdt, sdt = gx.dtype, _state_dtype(gx.dtype)
+            w_t = weight_hh.to(mdt).t()
+            peep = peephole.to(sdt)
+            peep_if = peep[:2]
+            peep_o = peep[2]
+            acts = gx.new_empty((n_steps, batch, four_h), dtype=sdt)
+            cs = gx.new_empty((n_steps + 1, batch, hidden), dtype=sdt)
+            tcs = gx.new_empty((n_steps, batch, hidden), dtype=sdt)
+            out = gx.new_empty((n_steps, batch, hidden), dtype=sdt)
+            cs[0] = c0
+            h = h0.to(sdt)
+            for t in range(n_steps):
+                a = acts[t]
+                if mdt == sdt:
+                    torch.addmm(gx[t], h, w_t, out=a)
+                else:
+                    a.copy_(gx[t]).add_(h.to(mdt) @ w_t)
+                a4 = a.view(batch, 4, hidden)
+                c_prev, c = cs[t], cs[t + 1]
+                gates_if = a4[:, :2]
+                gates_if.addcmul_(c_prev.unsqueeze(1), peep_if).sigmoid_()
+                g = a4[:, 2].tanh_()
+                torch.mul(a4[:, 1], c_prev, out=c).addcmul_(a4[:, 0], g)
+                o = a4[:, 3].addcmul_(c, peep_o).sigmoid_()
+                h = torch.mul(o, torch.tanh(c, out=tcs[t]), out=out[t])
+            ctx.save_for_backward(weight_hh, peephole, h0.to(sdt), acts, cs, tcs, out)
+            ctx.mdt, ctx.gx_dtype, ctx.h0_dtype, ctx.c0_dtype = mdt, gx.dtype, h0.dtype, c0.dtype
+            return out, out[-1].clone(), cs[-1].clone()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dout: Tensor | None, dh_last: Tensor | None, dc_last: Tensor | None):
+        weight_hh, peephole, h0, acts, cs, tcs, out = ctx.saved_tensors
+        with torch.autocast(out.device.type, enabled=False):
+            mdt, sdt = ctx.mdt, out.dtype
+            n_steps, batch, hidden = out.shape
+            w = weight_hh.to(mdt)
+            peep = peephole.to(sdt)
+            # step-independent factors, vectorised over all steps
+            a4 = acts.view(n_steps, batch, 4, hidden)
+            i, f, g, o = a4.unbind(2)
+            c_prev, c = cs[:-1], cs[1:]
+            dsig = torch.addcmul(acts, acts, acts, value=-1).view(n_steps, batch, 4, hidden)
+            p = torch.empty_like(a4)
+            torch.mul(g, dsig[:, :, 0], out=p[:, :, 0])
+            torch.mul(c_prev, dsig[:, :, 1], out=p[:, :, 1])
+            torch.mul(i, torch.addcmul(torch.ones_like(g), g, g, value=-1), out=p[:, :, 2])
+            torch.mul(tcs, dsig[:, :, 3], out=p[:, :, 3])
+            q = o * torch.addcmul(torch.ones_like(tcs), tcs, tcs, value=-1)
+            r = f.addcmul(p[:, :, 0], peep[0]).addcmul_(p[:, :, 1], peep[1])
+            p_ifg, p_o, peep_o = p[:, :, :3], p[:, :, 3], peep[2]
+            del dsig, i, f, g, o
+
+            dgx = torch.empty_like(acts)
+            d4 = dgx.view(n_steps, batch, 4, hidden)
+            dh = torch.zeros_like(out[0]) if dh_last is None else dh_last.to(sdt)
+            dc = torch.zeros_like(out[0]) if dc_last is None else dc_last.to(sdt)
+            for t in range(n_steps - 1, -1, -1):
+                if dout is not None:
+                    dh = dh + dout[t]
+                dao = torch.mul(dh, p_o[t], out=d4[t, :, 3])
+                dct = torch.addcmul(dc, dh, q[t]).addcmul_(dao, peep_o)
+                torch.mul(p_ifg[t], dct.unsqueeze(1), out=d4[t, :, :3])
+                dc = dct.mul_(r[t])
+                dh = dgx[t] @ w if mdt == sdt else (dgx[t].to(mdt) @ w).to(sdt)
+
+            d_w = d_peep = None
+            if ctx.needs_input_grad[3]:
+                h_prev = torch.cat([h0[None], out[:-1]]).view(-1, hidden).to(mdt)
+                d_w = (dgx.view(-1, 4 * hidden).to(mdt).t() @ h_prev).to(weight_hh.dtype)
+            if ctx.needs_input_grad[4]:
+                d_peep = torch.stack(
+                    [
+                        (d4[:, :, 0] * c_prev).sum((0, 1)),
+                        (d4[:, :, 1] * c_prev).sum((0, 1)),
+                        (d4[:, :, 3] * c).sum((0, 1)),
+                    ]
+                ).to(peephole.dtype)
+            return dgx.to(ctx.gx_dtype), dh.to(ctx.h0_dtype), dc.to(ctx.c0_dtype), d_w, d_peep
+
+
+def naive_peephole_forward(layer: PeepholeLSTM, x: Tensor, state: State | None = None):
+    """Reference implementation: plain per-step autograd ops, same parameters as `layer`.
+
+    Kept for the tests (the fused path must equal it) and the benchmarks (its baseline).
+    """
+    if state is None:
+        state = layer.zero_state(x.shape[1], x)
+    h, c = state
+    gx = layer.project(x)
+    outputs = []
+    for t in range(x.shape[0]):
+        gates = (gx[t] + h.to(gx.dtype) @ layer.weight_hh.t().to(gx.dtype)).to(c.dtype)
+        gi, gf, gg, go = gates.chunk(4, dim=-1)
+        i = torch.sigmoid(gi + layer.peephole[0] * c)
+        f = torch.sigmoid(gf + layer.peephole[1] * c)
+        c = f * c + i * torch.tanh(gg)
+        o = torch.sigmoid(go + layer.peephole[2] * c)
+        h = o * torch.tanh(c)
+        outputs.append(h)
+    return torch.stack(outputs), (h, c)
 
 
 class PeepholeLSTM(nn.Module):
@@ -68,7 +192,7 @@ class PeepholeLSTM(nn.Module):
             nn.init.zeros_(self.peephole)
 
     def zero_state(self, batch: int, ref: Tensor) -> State:
-        z = torch.zeros(batch, self.hidden, device=ref.device, dtype=torch.float32)
+        z = torch.zeros(batch, self.hidden, device=ref.device, dtype=_state_dtype(ref.dtype))
         return z, z
 
     def project(self, x: Tensor) -> Tensor:
@@ -81,19 +205,20 @@ class PeepholeLSTM(nn.Module):
 
     def step(self, gx: Tensor, state: State) -> State:
         """One step from the precomputed input projection gx (B, 4H)."""
-        h, c = state
-        gates = gx + h.to(gx.dtype) @ self.weight_hh.t().to(gx.dtype)
-        return _peephole_cell(gates, c, self.peephole)
+        _, h, c = _PeepholeSequence.apply(
+            gx[None], state[0], state[1], self.weight_hh, self.peephole
+        )
+        return h, c
 
     def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         if state is None:
             state = self.zero_state(x.shape[1], x)
-        gx = self.project(x)
-        outputs = []
-        for t in range(x.shape[0]):
-            state = self.step(gx[t], state)
-            outputs.append(state[0])
-        return torch.stack(outputs), state
+        if x.shape[0] == 0:
+            return x.new_zeros(0, x.shape[1], self.hidden, dtype=state[0].dtype), state
+        out, h, c = _PeepholeSequence.apply(
+            self.project(x), state[0], state[1], self.weight_hh, self.peephole
+        )
+        return out, (h, c)
 
 
 class TorchLSTM(nn.Module):

@@ -3,6 +3,9 @@
 A source yields (x_in, x_future) float tensors, time first: (n_in, B, D) and (n_future, B, D).
 Its whole random state is one numpy Generator, saved in checkpoints, so a resumed run draws the
 same batches as an uninterrupted one. `valid_batches()` gives the same fixed batches every time.
+Under data-parallel training every rank draws the whole global batch's random choices from the
+same stream (cheap) but builds only its own slice `set_shard(lo, hi)` of it (the costly part), so
+the global batch equals the single-process batch whatever the number of processes.
 """
 
 from __future__ import annotations
@@ -52,9 +55,19 @@ class MovingMNISTSource:
         self.rng = np.random.default_rng([seed, 7])
         self.input_dim = self.gen.cfg.image_size**2
         self._valid = mnist_valid_set(cfg)
+        self.shard = slice(0, batch_size)
+
+    def set_shard(self, lo: int, hi: int) -> None:
+        self.shard = slice(lo, hi)
 
     def next_batch(self) -> Batch:
-        return split_frames(self.gen.batch(self.batch_size, self.rng), self.n_in, self.n_future)
+        # the draws of MovingMNIST.batch for the whole global batch; only this shard is rendered
+        ys, xs = self.gen.trajectories(self.rng, self.batch_size)
+        size = (self.batch_size, self.gen.cfg.num_digits)
+        which = self.rng.integers(0, self.gen.num_digit_images, size=size)
+        s = self.shard
+        frames = torch.from_numpy(self.gen.render(ys[:, s], xs[:, s], which[s]))
+        return split_frames(frames, self.n_in, self.n_future)
 
     def valid_batches(self) -> Iterator[Batch]:
         for i in range(0, self._valid.shape[1], 64):
@@ -110,6 +123,10 @@ class ArraySource:
         self.train = [seqs[i] for i in sorted(order[n_valid:])]
         self.cum = np.cumsum([s[2] for s in self.train])
         self.rng = np.random.default_rng([seed, 13])
+        self.shard = slice(0, batch_size)
+
+    def set_shard(self, lo: int, hi: int) -> None:
+        self.shard = slice(lo, hi)
 
     def _gather(self, picks: list[tuple[int, int]]) -> Batch:
         x = np.stack([self.arrays[a][o : o + self.length] for a, o in picks], axis=1)
@@ -120,7 +137,9 @@ class ArraySource:
         w = self.rng.integers(0, self.cum[-1], size=self.batch_size)
         k = np.searchsorted(self.cum, w, side="right")
         start = w - np.concatenate([[0], self.cum])[k]
-        return self._gather([(self.train[j][0], self.train[j][1] + int(s)) for j, s in zip(k, start)])
+        picks = [(self.train[j][0], self.train[j][1] + int(s))
+                 for j, s in zip(k, start, strict=True)]
+        return self._gather(picks[self.shard])
 
     def valid_batches(self) -> Iterator[Batch]:
         picks = [(a, o + (n - 1) // 2) for a, o, n in self.valid][:256]

@@ -7,6 +7,7 @@ are `pretrain.defaults`, overridden by `pretrain.<domain>.train`, overridden by 
 Every `checkpoint_every` steps `last.pt` is written atomically with the weights, the optimiser,
 the step, the data stream's and torch's RNG states and the metrics so far; rerunning the same
 command resumes from it and, on CPU, ends bit-identical to an uninterrupted run.
+Started by `torchrun --nproc_per_node N`, it trains data-parallel (see videolstm.distributed).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 from tqdm import tqdm
 
 from videolstm import checkpoint as ckpt_io
+from videolstm import distributed
 from videolstm.data_sources import make_source
 from videolstm.errors import UserError
 from videolstm.io import atomic_write_json, atomic_write_text
@@ -174,9 +176,10 @@ def train(
     if threads:
         torch.set_num_threads(threads)
     variant, tc, settings = resolve_run(cfg["pretrain"], domain, run)
-    device = pick_device(cfg.get("device", "auto"))
+    ctx, device = distributed.setup(pick_device(cfg.get("device", "auto")))
     torch.manual_seed(tc.seed)
     source = make_source(domain, cfg, settings, tc, data_root)
+    source.set_shard(*ctx.shard(tc.batch_size))  # this rank's slice of the global batch
     extra = {}
     if variant == "convlstm":
         conv = cfg["pretrain"].get("labreport", {}).get("convlstm", {})
@@ -185,6 +188,7 @@ def train(
     mcfg = model_config_for(variant, tc, settings, source.input_dim, extra)
     model = build_model(variant, mcfg).to(device)
     opt = make_optimizer(model, tc)
+    forward = distributed.training_losses(model, ctx, device)  # DDP-wrapped when distributed
     step, rows = 0, []
     last = out_dir / "last.pt"
     if last.exists():  # resume
@@ -195,7 +199,8 @@ def train(
         step, rows = state["step"], state["metrics"]
         source.load_state_dict(state["rng"]["source"])
         torch.set_rng_state(state["rng"]["torch"])
-        print(f"resuming {domain}/{run} from {last} at step {step}", file=sys.stderr)
+        if ctx.main:
+            print(f"resuming {domain}/{run} from {last} at step {step}", file=sys.stderr)
 
     def payload() -> dict:
         return {
@@ -208,14 +213,16 @@ def train(
     use_amp = tc.amp and device.type == "cuda"
     end = tc.steps if max_steps is None else min(tc.steps, max_steps)
     bar = tqdm(total=tc.steps, initial=step, desc=f"{domain}/{run}", file=sys.stderr,
-               mininterval=2.0, dynamic_ncols=True)
+               mininterval=2.0, dynamic_ncols=True, disable=not ctx.main)
     t0, seen = time.perf_counter(), 0
     model.train()
     while step < end:
         x_in, x_future = source.next_batch()
         x_in, x_future = x_in.to(device, non_blocking=True), x_future.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            losses = model.losses(x_in, x_future, teacher_forcing=True)
+            losses = forward(x_in, x_future)
+        # losses of the global batch (all ranks agree) and this rank's share to backpropagate
+        losses, local_loss = distributed.global_losses(losses, x_in.shape[1], tc.batch_size, ctx)
         loss = losses["total"]
         if not torch.isfinite(loss):
             raise UserError(
@@ -224,25 +231,29 @@ def train(
                 "Lower pretrain lr or set clip, then rerun (it resumes from last.pt)"
             )
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        local_loss.backward()
         if tc.clip is not None and tc.optimizer != "sgd":
             torch.nn.utils.clip_grad_value_(model.parameters(), tc.clip)
         opt.step()
         step += 1
-        seen += x_in.shape[1]
+        seen += tc.batch_size  # the global batch
         if step % tc.log_every == 0 or step == tc.steps:
             rows.append({"step": step, "split": "train", **{k: float(v.detach()) for k, v in losses.items()}})
             rate = seen / max(time.perf_counter() - t0, 1e-9)
             bar.set_postfix(loss=f"{float(loss.detach()):.2f}", seq_s=f"{rate:.0f}")
-        if step % tc.eval_every == 0 or step == tc.steps:
+        if ctx.main and (step % tc.eval_every == 0 or step == tc.steps):
             rows.append({"step": step, "split": "valid", **evaluate(model, source.valid_batches(), device)})
         bar.update(1)
-        if step % tc.checkpoint_every == 0 or step == tc.steps:
+        if ctx.main and (step % tc.checkpoint_every == 0 or step == tc.steps):
             ckpt_io.save(last, payload())
     bar.close()
     elapsed = time.perf_counter() - t0
+    if not ctx.main:  # rank 0 writes every output
+        distributed.teardown(ctx)
+        return {"step": step, "rank": ctx.rank}
     atomic_write_text(out_dir / "metrics.csv", _metrics_csv(rows))
     if step < tc.steps:  # stopped early on purpose (max_steps): no final outputs
+        distributed.teardown(ctx)
         return {"step": step}
     valid = [r for r in rows if r["split"] == "valid"][-1]
     summary = {"variant": variant, "domain": domain, "run": run, "steps": step,
@@ -252,6 +263,8 @@ def train(
     atomic_write_json(out_dir / "summary.json", summary)
     # final.pt last: its presence means the run is complete
     ckpt_io.save(out_dir / "final.pt", payload())
-    print(f"{domain}/{run}: {step} steps, {seen / max(elapsed, 1e-9):.1f} sequences/s on {device}", file=sys.stderr)
+    print(f"{domain}/{run}: {step} steps, {seen / max(elapsed, 1e-9):.1f} sequences/s on "
+          f"{ctx.world} x {device}", file=sys.stderr)
+    distributed.teardown(ctx)
     return summary
 

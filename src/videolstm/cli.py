@@ -17,6 +17,7 @@ from videolstm.errors import UserError
 COMMAND_MODULES = [
     "videolstm.commands.mnist",
     "videolstm.commands.pretrain",
+    "videolstm.commands.mnist_results",
     "videolstm.commands.finetune",
     "videolstm.commands.metrics",
 ]

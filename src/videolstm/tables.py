@@ -301,19 +301,21 @@ def write_table(
     col_order: Iterable[str] | None = None,
     note: str | None = None,
     quoted_rows: Iterable[str] | None = None,
+    out_name: str | None = None,
 ) -> list[Path]:
     """Write {out_dir}/{artifact}.csv/.md/.tex (byte-deterministic, atomic); return the paths.
 
     `ours`: DataFrame with columns row, column, value (+ optional spread, n).
     `provenance`: at least config (or config_name), data_source, extractor; other keys (e.g.
     skipped_videos, splits) become extra CSV columns and header lines.
+    `out_name`: file stem when it differs from the artifact whose paper numbers are shown.
     """
     prov = _provenance(provenance)
     row_order = list(row_order) if row_order is not None else None
     col_order = list(col_order) if col_order is not None else None
     cells, rows, cols = build_cells(artifact, ours, row_order, col_order, quoted_rows)
     out_dir = Path(out_dir)
-    paths = [out_dir / f"{artifact}.{ext}" for ext in ("csv", "md", "tex")]
+    paths = [out_dir / f"{out_name or artifact}.{ext}" for ext in ("csv", "md", "tex")]
     atomic_write_text(paths[0], render_csv(cells, prov))
     atomic_write_text(paths[1], render_md(artifact, cells, rows, cols, prov, note))
     atomic_write_text(paths[2], render_tex(artifact, cells, rows, cols, prov, note))

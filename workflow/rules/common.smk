@@ -1,6 +1,7 @@
 # Shared helpers of the rule files: configuration validation, config sections as JSON for
 # `params:` (so Snakemake's params trigger reruns a step when its settings change), run lists.
 import json
+import os
 from dataclasses import asdict
 
 from snakemake.utils import validate
@@ -80,6 +81,7 @@ def mnist_targets():
         [f"{RESULTS}/data/moving_mnist/test.npy"]
         + pretrain_targets("mnist")
         + pretrain_targets("labreport")
+        + mnist_result_targets()
     )
 
 
@@ -92,3 +94,94 @@ def all_targets():
 
 # rule files of later phases append callables returning their final targets
 OPTIONAL_TARGETS = []
+
+
+# --- Moving MNIST results (workflow/rules/paper.smk) ---------------------------------------
+from videolstm.commands.mnist_results import TABLE2_RUNS
+
+MNIST_SETS = f"{RESULTS}/data/moving_mnist"
+FIGURE_RUNS = ("composite_1layer", "composite", "composite_cond")
+
+
+def table2_runs():
+    """Configured Moving MNIST runs that fill Table 2's rows."""
+    return [r for r in TABLE2_RUNS if r in pretrain_runs("mnist")]
+
+
+def table2_mnist_evals():
+    return [f"{RESULTS}/eval/mnist/{r}.json" for r in table2_runs()]
+
+
+def table2_mnist_args():
+    return " ".join(f"{r}={RESULTS}/eval/mnist/{r}.json" for r in table2_runs())
+
+
+def table2_patches_runs():
+    """Patches runs of Table 2, only when a `patches_eval` rule writes results/eval/patches/{run}.json."""
+    try:
+        rules.patches_eval
+    except Exception:  # snakemake raises WorkflowError for an undefined rule
+        return []
+    return [r for r in TABLE2_RUNS if r in pretrain_runs("patches")]
+
+
+def table2_inputs(wildcards):
+    return {
+        "mnist": table2_mnist_evals(),
+        "patches": [f"{RESULTS}/eval/patches/{r}.json" for r in table2_patches_runs()],
+    }
+
+
+def table2_patches_args(wildcards):
+    runs = table2_patches_runs()
+    if not runs:
+        return ""
+    return "--patches-eval " + " ".join(f"{r}={RESULTS}/eval/patches/{r}.json" for r in runs)
+
+
+def labreport_inputs(wildcards):
+    runs = pretrain_runs("labreport")
+    return {
+        "evals": [f"{RESULTS}/eval/labreport/{r}.json" for r in runs],
+        "ckpts": [f"{RESULTS}/pretrain/labreport/{r}/final.pt" for r in runs],
+        "test": f"{MNIST_SETS}/test.npy",
+    }
+
+
+def labreport_args():
+    runs = pretrain_runs("labreport")
+    evals = " ".join(f"{r}={RESULTS}/eval/labreport/{r}.json" for r in runs)
+    ckpts = " ".join(f"{r}={RESULTS}/pretrain/labreport/{r}/final.pt" for r in runs)
+    return f"--eval {evals} --checkpoint {ckpts}"
+
+
+def figure_checkpoints():
+    return [f"{RESULTS}/pretrain/mnist/{r}/final.pt" for r in FIGURE_RUNS]
+
+
+def figure_checkpoint_args():
+    return " ".join(f"{r}={RESULTS}/pretrain/mnist/{r}/final.pt" for r in FIGURE_RUNS)
+
+
+def mnist_result_targets():
+    """Tables and figures of the Moving MNIST half of the paper (what the config can make)."""
+    targets = []
+    if table2_runs():
+        targets += [f"{RESULTS}/tables/table2.{e}" for e in ("csv", "md", "tex")]
+        targets += [f"{RESULTS}/tables/moving_mnist_protocol.{e}" for e in ("csv", "md", "tex")]
+    if pretrain_runs("labreport"):
+        targets += [f"{RESULTS}/tables/labreport.{e}" for e in ("csv", "md", "tex")]
+        targets.append(f"{RESULTS}/figures/labreport_reconstructions.png")
+    if all(r in pretrain_runs("mnist") for r in FIGURE_RUNS):
+        targets += [f"{RESULTS}/figures/{n}" for n in MNIST_FIGURES]
+    return targets
+
+
+MNIST_FIGURES = (
+    "figure5.png", "figure7.png", "figure8.png", "figure9.png", "figure10.png", "prediction.gif"
+)
+
+
+def output_dir(wildcards, output):
+    """Folder of a rule's first output (a params helper; no hard-coded output prefixes)."""
+    return os.path.dirname(output[0])

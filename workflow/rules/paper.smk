@@ -1,0 +1,173 @@
+# Moving MNIST results: test-set evaluation of each pretrained run (decoders in test mode), Table 2,
+# the later literature's MSE/SSIM protocol, the lab report's table and Figures 5, 7, 8, 9, 10.
+
+
+rule mnist_eval:
+    input:
+        ckpt=f"{RESULTS}/pretrain/{{domain}}/{{run}}/final.pt",
+        test=f"{MNIST_SETS}/test.npy",
+    output:
+        f"{RESULTS}/eval/{{domain,mnist|labreport}}/{{run}}.json",
+    params:
+        cfg=cfg_json(),
+    log:
+        f"{LOGS}/eval/{{domain}}/{{run}}.log",
+    benchmark:
+        f"{BENCH}/eval/{{domain}}/{{run}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm mnist-eval --cfg {params.cfg:q} --checkpoint {input.ckpt} --test {input.test}"
+        " --out {output} --threads {threads} > {log} 2>&1"
+
+
+rule table2:
+    input:
+        unpack(table2_inputs),
+    output:
+        csv=report(
+            f"{RESULTS}/tables/table2.csv",
+            caption="../report/table2.rst",
+            category="Moving MNIST",
+        ),
+        md=f"{RESULTS}/tables/table2.md",
+        tex=f"{RESULTS}/tables/table2.tex",
+    params:
+        cfg=cfg_json(),
+        mnist=table2_mnist_args(),
+        patches=table2_patches_args,
+        out_dir=output_dir,
+    log:
+        f"{LOGS}/tables/table2.log",
+    benchmark:
+        f"{BENCH}/tables/table2.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm table2 --only table2 --cfg {params.cfg:q} --mnist-eval {params.mnist}"
+        " {params.patches} --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule moving_mnist_protocol:
+    input:
+        table2_mnist_evals(),
+    output:
+        csv=report(
+            f"{RESULTS}/tables/moving_mnist_protocol.csv",
+            caption="../report/moving_mnist_protocol.rst",
+            category="Moving MNIST",
+        ),
+        md=f"{RESULTS}/tables/moving_mnist_protocol.md",
+        tex=f"{RESULTS}/tables/moving_mnist_protocol.tex",
+    params:
+        cfg=cfg_json(),
+        mnist=table2_mnist_args(),
+        out_dir=output_dir,
+    log:
+        f"{LOGS}/tables/moving_mnist_protocol.log",
+    benchmark:
+        f"{BENCH}/tables/moving_mnist_protocol.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm table2 --only protocol --cfg {params.cfg:q} --mnist-eval {params.mnist}"
+        " --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule labreport:
+    input:
+        unpack(labreport_inputs),
+    output:
+        csv=report(
+            f"{RESULTS}/tables/labreport.csv",
+            caption="../report/labreport.rst",
+            category="Lab report",
+        ),
+        md=f"{RESULTS}/tables/labreport.md",
+        tex=f"{RESULTS}/tables/labreport.tex",
+        figure=report(
+            f"{RESULTS}/figures/labreport_reconstructions.png",
+            caption="../report/labreport_reconstructions.rst",
+            category="Lab report",
+        ),
+    params:
+        cfg=cfg_json(),
+        runs=labreport_args(),
+        out_dir=output_dir,
+    log:
+        f"{LOGS}/tables/labreport.log",
+    benchmark:
+        f"{BENCH}/tables/labreport.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm labreport --cfg {params.cfg:q} {params.runs} --test {input.test}"
+        " --out-dir {params.out_dir} --figure {output.figure} > {log} 2>&1"
+
+
+rule mnist_figures:
+    input:
+        ckpts=figure_checkpoints(),
+        test=f"{MNIST_SETS}/test.npy",
+        test_1digit=f"{MNIST_SETS}/test_1digit.npy",
+        test_3digits=f"{MNIST_SETS}/test_3digits.npy",
+    output:
+        fig5=report(
+            f"{RESULTS}/figures/figure5.png",
+            caption="../report/figure5.rst",
+            category="Moving MNIST",
+        ),
+        fig7=report(
+            f"{RESULTS}/figures/figure7.png",
+            caption="../report/figure7.rst",
+            category="Moving MNIST",
+        ),
+        fig8=report(
+            f"{RESULTS}/figures/figure8.png",
+            caption="../report/figure8.rst",
+            category="Moving MNIST",
+        ),
+        fig9=report(
+            f"{RESULTS}/figures/figure9.png",
+            caption="../report/figure9.rst",
+            category="Moving MNIST",
+        ),
+        fig10=report(
+            f"{RESULTS}/figures/figure10.png",
+            caption="../report/figure10.rst",
+            category="Moving MNIST",
+        ),
+        gif=report(
+            f"{RESULTS}/figures/prediction.gif",
+            caption="../report/prediction_gif.rst",
+            category="Moving MNIST",
+        ),
+    params:
+        cfg=cfg_json("mnist"),
+        ckpts=figure_checkpoint_args(),
+        out_dir=output_dir,
+    log:
+        f"{LOGS}/figures/mnist_figures.log",
+    benchmark:
+        f"{BENCH}/figures/mnist_figures.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm mnist-figures --cfg {params.cfg:q} --checkpoint {params.ckpts}"
+        " --test {input.test} --test-1digit {input.test_1digit}"
+        " --test-3digits {input.test_3digits} --out-dir {params.out_dir} > {log} 2>&1"

@@ -112,13 +112,16 @@ def test_step_matches_sequence():
         torch.testing.assert_close(state[0], out[t])
 
 
-def test_bf16_autocast_keeps_fp32_state_and_stays_close():
+@pytest.mark.parametrize("input_dim", [0, 8])
+def test_bf16_autocast_keeps_fp32_state_and_stays_close(input_dim):
     torch.manual_seed(5)
-    layer = _random_peephole(PeepholeLSTM(8, 16), 0.1)
-    x = torch.randn(5, 4, 8)
-    ref, _ = layer(x)
+    layer = _random_peephole(PeepholeLSTM(input_dim, 16), 0.1)
+    x = torch.randn(5, 4, input_dim)
+    state = (torch.randn(4, 16), torch.randn(4, 16))
+    ref, _ = layer(x, state)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        out, (h, c) = layer(x)
+        out, (h, c) = layer(x, state)
+    assert not torch.equal(out, ref)  # the recurrent matmul did run in bf16
     assert c.dtype == torch.float32 and out.dtype == torch.float32
     torch.testing.assert_close(out, ref, atol=3e-2, rtol=0)
     out.sum().backward()

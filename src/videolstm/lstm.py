@@ -63,11 +63,14 @@ class _PeepholeSequence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, gx: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, peephole: Tensor):
+    def forward(
+        ctx, gx: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, peephole: Tensor,
+        mdt: torch.dtype,
+    ):
         with torch.autocast(gx.device.type, enabled=False):
             n_steps, batch, four_h = gx.shape
             hidden = four_h // 4
-            mdt, sdt = gx.dtype, _state_dtype(gx.dtype)
+            sdt = _state_dtype(mdt)
             w_t = weight_hh.to(mdt).t()
             peep = peephole.to(sdt)
             peep_if = peep[:2]
@@ -80,7 +83,7 @@ class _PeepholeSequence(torch.autograd.Function):
             h = h0.to(sdt)
             for t in range(n_steps):
                 a = acts[t]
-                if mdt == sdt:
+                if mdt == sdt and gx.dtype == sdt:
                     torch.addmm(gx[t], h, w_t, out=a)
                 else:
                     a.copy_(gx[t]).add_(h.to(mdt) @ w_t)
@@ -145,7 +148,17 @@ class _PeepholeSequence(torch.autograd.Function):
                         (d4[:, :, 3] * c).sum((0, 1)),
                     ]
                 ).to(peephole.dtype)
-            return dgx.to(ctx.gx_dtype), dh.to(ctx.h0_dtype), dc.to(ctx.c0_dtype), d_w, d_peep
+            dgx = dgx.to(ctx.gx_dtype)
+            return dgx, dh.to(ctx.h0_dtype), dc.to(ctx.c0_dtype), d_w, d_peep, None
+
+
+def _matmul_dtype(gx: Tensor) -> torch.dtype:
+    """bf16/fp16 when autocast is on for gx's device (also for an input-less layer), else gx's."""
+    device = gx.device.type
+    if gx.dtype.is_floating_point and gx.dtype != torch.float64:
+        if torch.is_autocast_enabled(device):
+            return torch.get_autocast_dtype(device)
+    return gx.dtype
 
 
 def naive_peephole_forward(layer: PeepholeLSTM, x: Tensor, state: State | None = None):
@@ -206,7 +219,7 @@ class PeepholeLSTM(nn.Module):
     def step(self, gx: Tensor, state: State) -> State:
         """One step from the precomputed input projection gx (B, 4H)."""
         _, h, c = _PeepholeSequence.apply(
-            gx[None], state[0], state[1], self.weight_hh, self.peephole
+            gx[None], state[0], state[1], self.weight_hh, self.peephole, _matmul_dtype(gx)
         )
         return h, c
 
@@ -215,8 +228,9 @@ class PeepholeLSTM(nn.Module):
             state = self.zero_state(x.shape[1], x)
         if x.shape[0] == 0:
             return x.new_zeros(0, x.shape[1], self.hidden, dtype=state[0].dtype), state
+        gx = self.project(x)
         out, h, c = _PeepholeSequence.apply(
-            self.project(x), state[0], state[1], self.weight_hh, self.peephole
+            gx, state[0], state[1], self.weight_hh, self.peephole, _matmul_dtype(gx)
         )
         return out, (h, c)
 

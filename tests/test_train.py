@@ -109,3 +109,18 @@ def test_nan_guard_stops_and_keeps_last_good_checkpoint(tiny_config, tmp_path):
     assert not (tmp_path / "out" / "final.pt").exists()
     state = checkpoint.load(tmp_path / "out" / "last.pt")
     assert all(torch.isfinite(v).all() for v in state["state_dict"].values())
+
+
+def test_sequence_eval_on_arrays(tiny_config, tmp_path):
+    from videolstm.cli import main
+
+    make_arrays(tiny_config, tmp_path)
+    train(tiny_config, "patches", "composite", tmp_path / "out", data_root=tmp_path)
+    out = tmp_path / "eval.json"
+    assert main(["sequence-eval", "--checkpoint", str(tmp_path / "out" / "final.pt"),
+                 "--arrays", str(tmp_path / "arr" / "x"), "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["n_sequences"] == 5 and result["loss"] == "squared_error"
+    # squared error per frame of uniform [0,1) data in 6 dims is of order 6 * 1/3, not 0
+    assert 0.1 < result["metrics"]["future_loss"] < 20
+    assert len(result["metrics"]["future_loss_by_step"]) == 13

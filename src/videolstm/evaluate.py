@@ -223,3 +223,39 @@ def evaluate_checkpoint(checkpoint: str | Path, test_set: str | Path, batch_size
         "model_config": ckpt["model_config"],
     })
     return result
+
+
+@torch.no_grad()
+def evaluate_arrays(checkpoint: str | Path, stem: str | Path, batch_size: int = 64,
+                    device: str = "cpu") -> dict[str, Any]:
+    """Test-mode losses on stored frame sequences (patches, percepts): the first window of
+    n_in + n_future frames of every sequence long enough; squared error per frame."""
+    from videolstm.checkpoint import load_model
+    from videolstm.data_sources import open_frames
+
+    model, ckpt = load_model(checkpoint)
+    cfg = model.cfg
+    frames, offsets = open_frames(Path(stem))
+    if frames.shape[1] != cfg.input_dim:
+        raise UserError(f"{stem}.npy has {frames.shape[1]}-d frames; the model takes {cfg.input_dim}")
+    length = cfg.n_in + cfg.n_future
+    starts = [int(o) for o, e in zip(offsets[:-1], offsets[1:]) if e - o >= length]
+    if not starts:
+        raise UserError(f"{stem}.npy has no sequence of {length} frames to evaluate on")
+    model = model.to(device).eval()
+    acc = _Acc()
+    for i in range(0, len(starts), batch_size):
+        x = np.stack([frames[s : s + length] for s in starts[i : i + batch_size]], axis=1)
+        x = torch.from_numpy(x.astype(np.float32)).to(device)
+        out = predict(model, x[: cfg.n_in])
+        if "recon" in out:
+            acc.add("recon_loss", _frame_losses(out["recon"], model.recon_target(x[: cfg.n_in]), cfg.output))
+        if "future" in out:
+            acc.add("future_loss", _frame_losses(out["future"], x[cfg.n_in :], cfg.output))
+    return {
+        "metrics": acc.result(len(starts)), "n_sequences": len(starts), "test_set": str(stem),
+        "checkpoint": str(checkpoint), "variant": ckpt["variant"], "run": ckpt.get("run"),
+        "loss": "squared_error" if cfg.output == "linear" else "bernoulli_cross_entropy",
+        "loss_normalisation": f"per frame: summed over the {cfg.input_dim} values of a frame, "
+                              "averaged over frames and sequences",
+    }

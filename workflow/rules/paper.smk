@@ -24,6 +24,30 @@ rule mnist_eval:
         " --out {output} --threads {threads} > {log} 2>&1"
 
 
+rule patches_eval:
+    input:
+        ckpt=f"{RESULTS}/pretrain/patches/{{run}}/final.pt",
+        arrays=f"{RESULTS}/data/patches/valid.npy",
+        offsets=f"{RESULTS}/data/patches/valid.offsets.npy",
+    output:
+        f"{RESULTS}/eval/patches/{{run}}.json",
+    params:
+        cfg=cfg_json(),
+        stem=f"{RESULTS}/data/patches/valid",
+    log:
+        f"{LOGS}/eval/patches/{{run}}.log",
+    benchmark:
+        f"{BENCH}/eval/patches/{{run}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm sequence-eval --cfg {params.cfg:q} --checkpoint {input.ckpt}"
+        " --arrays {params.stem} --out {output} --threads {threads} > {log} 2>&1"
+
+
 rule table2:
     input:
         unpack(table2_inputs),

@@ -7,8 +7,13 @@ PHASE_DIRS = {
     "percepts": ["percepts"],
     "pretrain": ["pretrain"],
     "finetune": ["finetune"],
-    "paper": ["eval", "tables", "figures"],
+    "paper": ["eval", "tables", "figures", "metrics"],
 }
+
+
+def paper_tables(wildcards=None):
+    """Every table CSV among the final targets: DVC's metrics are collected from them."""
+    return sorted(t for t in all_targets() if t.startswith(f"{RESULTS}/tables/") and t.endswith(".csv"))
 
 
 def phase_targets(phase):
@@ -39,3 +44,22 @@ rule phase_finetune:
 rule phase_paper:
     input:
         phase_targets("paper"),
+        f"{RESULTS}/metrics/paper.json",
+
+
+rule paper_metrics:
+    input:
+        paper_tables,
+    output:
+        f"{RESULTS}/metrics/paper.json",
+    log:
+        f"{LOGS}/paper_metrics.log",
+    benchmark:
+        f"{BENCH}/paper_metrics.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm metrics {input} --out {output} > {log} 2>&1"

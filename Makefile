@@ -11,7 +11,7 @@ CORES  ?= 2
 CONFIG ?= config/config.yaml
 export PATH := $(BIN):$(PATH)
 
-.PHONY: reproduce test bench lint lock report venv clean-results
+.PHONY: reproduce test bench lint lock report venv clean-results pulled
 
 $(STAMP): envs/requirements.lock pyproject.toml
 	@echo ">> creating $(VENV) from envs/requirements.lock with $(PYTHON)"
@@ -38,6 +38,18 @@ report: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/snakemake --lint
+
+# after `git clone` + a DVC remote: fetch the outputs of dvc.lock, check they match it, then mark
+# them up to date for Snakemake (restored files get new modification times in arbitrary order, and
+# a fresh clone lacks Snakemake's metadata). Missing outputs are not created. PULL= names stages.
+PULL ?=
+TOUCH ?=
+pulled: $(STAMP)
+	$(BIN)/dvc pull $(PULL)
+	@$(BIN)/dvc status --quiet $(PULL) || { $(BIN)/dvc status $(PULL); \
+	  echo ">> the workspace differs from dvc.lock: not marking anything up to date"; exit 1; }
+	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) --touch $(TOUCH)
+	@echo ">> pulled outputs are up to date: snakemake -n has nothing to redo for them"
 
 # regenerate the lock from the current .venv (after changing dependencies in pyproject.toml)
 lock: $(STAMP)

@@ -12,6 +12,7 @@ configfile: "config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/mnist.smk"
+include: "workflow/rules/video.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/paper.smk"
 include: "workflow/rules/finetune.smk"

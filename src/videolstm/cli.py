@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "videolstm.commands.mnist_results",
     "videolstm.commands.finetune",
     "videolstm.commands.metrics",
+    "videolstm.commands.video",
 ]
 
 

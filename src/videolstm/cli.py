@@ -7,6 +7,7 @@ sets `func`, called with the parsed arguments. User errors print one line and ex
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import sys
@@ -56,4 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if exc.errno not in _STORAGE_ERRORS:
+            raise
+        # full disk, quota, read-only or unwritable folder: writers are atomic, nothing was replaced
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}; outputs are written atomically, so earlier "
+              "outputs are intact. Free disk space or fix the folder's permissions, then rerun "
+              "the same command", file=sys.stderr)
+        return 2
     return int(result or 0)
+
+
+_STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}

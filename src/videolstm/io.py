@@ -67,8 +67,11 @@ def atomic_save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
 def atomic_torch_save(path: str | os.PathLike, obj: Any) -> None:
     import torch
 
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    # serialise in memory first: torch's zip writer turns a full disk into an opaque RuntimeError,
+    # a plain write gives OSError(ENOSPC) that the CLI reports as such
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _json_default(obj: Any) -> Any:

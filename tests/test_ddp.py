@@ -1,4 +1,4 @@
-"""Data-parallel pretraining: 2 processes (torchrun, gloo on CPU) follow the 1-process loss curve."""
+"""Data-parallel pretraining: 2 processes (torchrun, gloo, CPU) follow the 1-process loss curve."""
 
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ def test_two_process_ddp_matches_one_process(tiny_config, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stderr.count("resuming mnist/composite_cond from") == 1  # rank 0 says it, once
 
-    single, ddp = _curve(tmp_path / "single" / "metrics.csv"), _curve(tmp_path / "ddp" / "metrics.csv")
+    single = _curve(tmp_path / "single" / "metrics.csv")
+    ddp = _curve(tmp_path / "ddp" / "metrics.csv")
     assert len(single) == len(ddp) == 8 and len(set(single)) == 8  # a real curve
     torch.testing.assert_close(torch.tensor(ddp), torch.tensor(single), rtol=1e-4, atol=0)
     a = torch.load(tmp_path / "single" / "final.pt", weights_only=False)

@@ -102,8 +102,8 @@ def tiny_tmpfs(path: Path, size: str):
 
 def _pretrain_cli(cfg: dict, out: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "videolstm", "pretrain", "--cfg", json.dumps(cfg), "--domain", "mnist",
-         "--run", "composite", "--out-dir", str(out), "--threads", "1"],
+        [sys.executable, "-m", "videolstm", "pretrain", "--cfg", json.dumps(cfg),
+         "--domain", "mnist", "--run", "composite", "--out-dir", str(out), "--threads", "1"],
         capture_output=True, text=True, timeout=300)
 
 
@@ -115,7 +115,8 @@ def test_really_full_disk_and_read_only_folder_fail_cleanly(tiny_config, tmp_pat
         (out / "metrics.csv").write_text("step,split,total\n1,train,1.0\n")  # an earlier output
         res = _pretrain_cli(tiny_config, out)
         assert res.returncode == 2, res.stderr[-2000:]
-        assert "No space left on device" in res.stderr and "earlier outputs are intact" in res.stderr
+        assert "No space left on device" in res.stderr
+        assert "earlier outputs are intact" in res.stderr
         assert "Traceback" not in res.stderr
         assert (out / "metrics.csv").read_text() == "step,split,total\n1,train,1.0\n"
         assert not (out / "final.pt").exists() and not (out / "last.pt").exists()

@@ -55,3 +55,12 @@ def test_cli_reports_bad_config_without_traceback(tmp_path):
     )
     assert proc.returncode != 0
     assert "mnist.generator.num_digits" in proc.stdout + proc.stderr
+
+
+def test_command_without_its_config_section_says_so(capsys, tmp_path):
+    from videolstm.cli import main
+
+    assert main(["pretrain", "--cfg", "{}", "--domain", "mnist", "--run", "x", "--out-dir", str(tmp_path)]) == 2
+    assert "--cfg lacks the config section(s) pretrain" in capsys.readouterr().err
+    assert main(["pretrain", "--cfg", "[1]", "--domain", "mnist", "--run", "x", "--out-dir", str(tmp_path)]) == 2
+    assert "--cfg must be a JSON object" in capsys.readouterr().err

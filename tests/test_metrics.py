@@ -1,7 +1,6 @@
 import json
 
 import pandas as pd
-import pytest
 
 from videolstm.cli import main
 from videolstm.tables import write_table

@@ -16,7 +16,8 @@ from videolstm.train import ClippedSGD, resolve_run, train
 
 def same_weights(a, b):
     sa, sb = torch.load(a, weights_only=False), torch.load(b, weights_only=False)
-    return sa["step"] == sb["step"] and all(torch.equal(sa["state_dict"][k], sb["state_dict"][k]) for k in sa["state_dict"])
+    same = all(torch.equal(sa["state_dict"][k], sb["state_dict"][k]) for k in sa["state_dict"])
+    return sa["step"] == sb["step"] and same
 
 
 def test_run_settings_merge_defaults_domain_and_run(base_config):

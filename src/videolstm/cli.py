@@ -1,6 +1,7 @@
 """Command line: `videolstm <command> ...` (also `python -m videolstm`).
 
-Each command group lives in its own module under videolstm.commands that exposes `add_parser(subparsers)`; the parser it adds
+Each command group lives in its own module under videolstm.commands that exposes
+`add_parser(subparsers)`; the parser it adds
 sets `func`, called with the parsed arguments. User errors print one line and exit with status 2.
 """
 
@@ -47,6 +48,16 @@ def parse_cfg(text: str | None) -> dict:
     if not isinstance(value, dict):
         raise UserError("--cfg must be a JSON object")
     return value
+
+
+def require(cfg: dict, *keys: str) -> None:
+    """Stop with a clear message when --cfg lacks a section the command needs."""
+    missing = [k for k in keys if k not in cfg]
+    if missing:
+        raise UserError(
+            f"--cfg lacks the config section(s) {', '.join(missing)}; pass the JSON of those "
+            "sections of config/config.yaml (the Snakemake rules do this for you)"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -239,7 +239,7 @@ def evaluate_arrays(checkpoint: str | Path, stem: str | Path, batch_size: int = 
     if frames.shape[1] != cfg.input_dim:
         raise UserError(f"{stem}.npy has {frames.shape[1]}-d frames; the model takes {cfg.input_dim}")
     length = cfg.n_in + cfg.n_future
-    starts = [int(o) for o, e in zip(offsets[:-1], offsets[1:]) if e - o >= length]
+    starts = [int(o) for o, e in zip(offsets[:-1], offsets[1:], strict=True) if e - o >= length]
     if not starts:
         raise UserError(f"{stem}.npy has no sequence of {length} frames to evaluate on")
     model = model.to(device).eval()

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from videolstm.lstm import State, StackedLSTM, init_uniform_
+from videolstm.lstm import StackedLSTM, State, init_uniform_
 
 
 @dataclass

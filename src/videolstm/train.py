@@ -19,11 +19,11 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
 from videolstm import checkpoint as ckpt_io
+from videolstm.cli import require
 from videolstm import distributed
 from videolstm.data_sources import make_source
 from videolstm.errors import UserError
@@ -162,7 +162,8 @@ def _metrics_csv(rows: list[dict]) -> str:
     cols = ["step", "split", "total", "recon", "future"]
     lines = [",".join(cols)]
     for r in rows:
-        lines.append(",".join("" if r.get(c) is None else (f"{r[c]:.6f}" if isinstance(r[c], float) else str(r[c])) for c in cols))
+        cells = ("" if r.get(c) is None else f"{r[c]:.6f}" if isinstance(r[c], float) else str(r[c]) for c in cols)
+        lines.append(",".join(cells))
     return "\n".join(lines) + "\n"
 
 
@@ -175,6 +176,7 @@ def train(
     out_dir.mkdir(parents=True, exist_ok=True)
     if threads:
         torch.set_num_threads(threads)
+    require(cfg, "pretrain", *(("mnist", "seed") if domain in ("mnist", "labreport") else ()))
     variant, tc, settings = resolve_run(cfg["pretrain"], domain, run)
     ctx, device = distributed.setup(pick_device(cfg.get("device", "auto")))
     torch.manual_seed(tc.seed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from videolstm.cli import parse_cfg
+from videolstm.cli import parse_cfg, require
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,12 +16,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from videolstm.data_sources import (OOD_SEED_OFFSET, TEST_SEED_OFFSET, VALID_SEED_OFFSET,
-                                        generator_from_config)
+    from videolstm.data_sources import OOD_SEED_OFFSET, TEST_SEED_OFFSET, VALID_SEED_OFFSET, generator_from_config
     from videolstm.io import atomic_save_npy, atomic_write_json
     from videolstm.moving_mnist import load_test_file
 
     cfg = parse_cfg(args.cfg)
+    require(cfg, "mnist", "seed", "config_name")
     out = Path(args.out_dir)
     ev, seed = cfg["mnist"]["eval"], cfg["seed"]
     gen = generator_from_config(cfg)

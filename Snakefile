@@ -22,4 +22,5 @@ include: "workflow/rules/phases.smk"
 rule all:
     input:
         all_targets(),
+        rules.paper_metrics.output,
     default_target: True

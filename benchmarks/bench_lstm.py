@@ -6,8 +6,10 @@ against the naive per-step autograd implementation of the same peephole cell, al
 run on this device. Peepholes are nonzero so that their arithmetic is part of the cost.
 
 CPU: B=32, H=512, input 1024 (the issue's shape would take minutes here), fp32 and bf16 autocast
-(this CPU has avx512_bf16; both ours and torch.nn.LSTM under the same autocast). GPU (when
-present): the issue's T=16, B=256, H=2048, input 4096, fp32 and bf16 autocast.
+(this CPU has avx512_bf16; both ours and torch.nn.LSTM under the same autocast), plus an fp32
+cross-check on one thread timed by CPU time, which other work on a shared machine barely
+affects. GPU (when present): the issue's T=16, B=256, H=2048, input 4096, fp32 and bf16
+autocast.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from videolstm.lstm import PeepholeLSTM, naive_peephole_forward  # noqa: E402
 NAME = "peephole_lstm_vs_torch_lstm"
 
 
-def measure(device: str, T: int, B: int, H: int, D: int, repeats: int, autocast: bool) -> list:
+def measure(
+    device: str, T: int, B: int, H: int, D: int, repeats: int, autocast: bool, threads: int = 0
+) -> list:
     torch.manual_seed(0)
     x = torch.randn(T, B, D, device=device)
     ours = PeepholeLSTM(D, H).to(device)
@@ -42,6 +46,9 @@ def measure(device: str, T: int, B: int, H: int, D: int, repeats: int, autocast:
 
         return go
 
+    saved_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
     times = compare(
         {
             "ours": fb(ours),
@@ -51,10 +58,14 @@ def measure(device: str, T: int, B: int, H: int, D: int, repeats: int, autocast:
         repeats=repeats,
         warmup=2,
         device=device,
+        clock="cpu" if threads == 1 else "wall",
     )
     dev = device_name(device)
+    torch.set_num_threads(saved_threads)
     shape = f"T={T} B={B} H={H} D={D}"
     prec = "bf16 autocast" if autocast else "fp32"
+    if threads == 1:
+        prec += ", 1 thread CPU time"
     rows = [
         row(NAME, variant=f"fwd+bwd {prec} vs torch.nn.LSTM", device=dev, shape=shape,
             value=times["ours"] * 1e3, unit="ms", better="lower",
@@ -72,6 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     out = out_dir_arg(argv)
     rows = measure("cpu", T=16, B=32, H=512, D=1024, repeats=7, autocast=False)
     rows += measure("cpu", T=16, B=32, H=512, D=1024, repeats=5, autocast=True)
+    # cross-check that other work on a shared machine cannot skew: one thread, CPU time
+    rows += measure("cpu", T=16, B=32, H=512, D=1024, repeats=5, autocast=False, threads=1)
     if torch.cuda.is_available():
         rows += measure("cuda", T=16, B=256, H=2048, D=4096, repeats=20, autocast=False)
         rows += measure("cuda", T=16, B=256, H=2048, D=4096, repeats=20, autocast=True)

@@ -99,8 +99,10 @@ PERCEPTS = dict(label="4096-d percepts composite", dim=4096, output="linear", n_
 def main(argv: list[str] | None = None) -> None:
     out = out_dir_arg(argv)
     rows = []
-    rows += measure("cpu", dict(MNIST, hidden=128, batch=16), repeats=5)
-    rows += measure("cpu", dict(PERCEPTS, hidden=256, batch=16), repeats=3)
+    rows += measure("cpu", dict(MNIST, hidden=128, batch=16), repeats=7)
+    rows += measure("cpu", dict(PERCEPTS, hidden=256, batch=16), repeats=5)
+    # what bf16 autocast would give on a CPU with avx512_bf16 (training uses it on CUDA only)
+    rows += measure("cpu", dict(PERCEPTS, hidden=256, batch=16), repeats=5, amp=True)
     if torch.cuda.is_available():
         paper = dict(hidden=2048, batch=256, note="target on an H100: >= 20,000 sequences/s")
         rows += measure("cuda", dict(PERCEPTS, **paper), repeats=10, amp=True)

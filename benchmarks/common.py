@@ -98,8 +98,14 @@ def compare(
     warmup: int = 1,
     inner: int = 1,
     device: str | torch.device = "cpu",
+    clock: str = "wall",
 ) -> dict[str, float]:
-    """Seconds per call of each candidate: best of `repeats` interleaved rounds of `inner` calls."""
+    """Seconds per call of each candidate: best of `repeats` interleaved rounds of `inner` calls.
+
+    clock="cpu" counts this process's CPU time instead of wall time: with one thread that is
+    nearly immune to other work on the machine (used for the single-thread cross-check rows).
+    """
+    now = time.process_time if clock == "cpu" else time.perf_counter
     for fn in candidates.values():
         for _ in range(warmup):
             fn()
@@ -108,11 +114,11 @@ def compare(
     for _ in range(repeats):
         for key, fn in candidates.items():
             sync(device)
-            start = time.perf_counter()
+            start = now()
             for _ in range(inner):
                 fn()
             sync(device)
-            best[key] = min(best[key], (time.perf_counter() - start) / inner)
+            best[key] = min(best[key], (now() - start) / inner)
     return best
 
 
@@ -175,9 +181,11 @@ def write_results(name: str, rows: list[dict], out_dir: str | os.PathLike | None
 
 
 def out_dir_arg(argv: list[str] | None = None) -> Path:
-    """The common command line of every bench script: [--out DIR]."""
+    """The common command line of every bench script: [--out DIR] (default: $BENCH_OUT, which
+    run_all.py sets, else benchmarks/results)."""
     import argparse
 
     parser = argparse.ArgumentParser()
-    parser.add_argument("--out", default=str(RESULTS), help="results folder")
+    parser.add_argument("--out", default=os.environ.get("BENCH_OUT") or str(RESULTS),
+                        help="results folder")
     return Path(parser.parse_args(argv).out)

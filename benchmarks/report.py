@@ -41,6 +41,18 @@ def load(results: Path) -> list[dict]:
                                        r.get("device", ""), r.get("variant", "")))
 
 
+def normalise(r: dict) -> dict:
+    """Accept rows that give the baseline as a number plus `baseline_desc`, or lack `better`."""
+    r = dict(r)
+    if isinstance(r.get("baseline"), (int, float)) and "baseline_value" not in r:
+        r["baseline_value"] = r["baseline"]
+        r["baseline"] = r.get("baseline_desc", "baseline")
+    if "better" not in r:
+        unit = str(r.get("unit", ""))
+        r["better"] = "higher" if ("/" in unit or " per " in unit) else "lower"
+    return r
+
+
 def render(rows: list[dict]) -> str:
     lines = [
         "# Performance",
@@ -55,6 +67,7 @@ def render(rows: list[dict]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        r = normalise(r)
         better = "lower" if r.get("better") == "lower" else "higher"
         lines.append(
             "| {name} | {variant} | {device} | {shape} | {value} {unit} | {baseline}: {bv} {unit} "

@@ -2,13 +2,15 @@
 
     python benchmarks/run_all.py [--out DIR] [--only NAME ...]
 
-Each script writes <out>/<benchmark name>.json; the table goes to <out>/README.md. A failing
-script is reported and the others still run; the exit status is nonzero if any failed.
+Each script runs from the repository root with BENCH_OUT=<out> in its environment and writes
+<out>/<benchmark name>.json (see common.write_results); the table goes to <out>/README.md. A
+failing script is reported and the others still run; the exit status is nonzero if any failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -29,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     for script in scripts:
         print(f">> {script.name}", file=sys.stderr, flush=True)
         start = time.perf_counter()
-        rc = subprocess.call([sys.executable, str(script), "--out", args.out])
+        # scripts read the results folder from BENCH_OUT (common.out_dir_arg); run from the root
+        env = dict(os.environ, BENCH_OUT=str(Path(args.out).resolve()))
+        rc = subprocess.call([sys.executable, str(script)], cwd=HERE.parent, env=env)
         took = time.perf_counter() - start
         print(f"   {script.name}: {'ok' if rc == 0 else f'FAILED ({rc})'} in {took:.0f} s",
               file=sys.stderr, flush=True)

@@ -2,9 +2,13 @@
 # the official split files, unlabelled clips, image patches, RGB percepts, optical flow, the
 # temporal-stream CNN and its flow percepts. Real data: set datasets.<name>.root (config/paper.yaml).
 
-VIDEO_LABELLED = ["ucf101", "hmdb51"]
-VIDEO_PERCEPT_DATASETS = VIDEO_LABELLED + ["unlabelled"]
+from functools import partial
+
+from videolstm.video import workflow as video_wf
+
 VIDEO_DIR = f"{RESULTS}/data/videos"
+CNN_DATASET = video_wf.cnn_dataset(config)
+PATCHES_DATASET = video_wf.patches_dataset(config)
 
 
 wildcard_constraints:
@@ -14,92 +18,7 @@ wildcard_constraints:
     part="train|valid",
 
 
-def video_root(dataset):
-    """The dataset's root: the user's unpacked dataset, or the embedded videos when root is null."""
-    root = config.get("datasets", {}).get(dataset, {}).get("root")
-    return root if root else f"{VIDEO_DIR}/{dataset}"
-
-
-def video_synth_input(dataset):
-    """The synth output a dataset depends on (embedded only; real roots are not DAG inputs)."""
-    root = config.get("datasets", {}).get(dataset, {}).get("root")
-    return [] if root else [f"{VIDEO_DIR}/{dataset}"]
-
-
-def video_index_input(wildcards):
-    return video_synth_input(wildcards.labelled)
-
-
-def video_index_root(wildcards):
-    return video_root(wildcards.labelled)
-
-
-def clips_added():
-    return list(config.get("clips", {}).get("add_labelled", []))
-
-
-def clips_input(wildcards):
-    return video_synth_input("unlabelled") + [
-        f"{RESULTS}/data/index/{d}.csv" for d in clips_added()
-    ] + [p for d in clips_added() for p in video_synth_input(d)]
-
-
-def clips_args(wildcards):
-    args = [f"--source {video_root('unlabelled')}"]
-    for d in clips_added():
-        args.append(f"--add-index {RESULTS}/data/index/{d}.csv --add-root {video_root(d)}")
-    return " ".join(args)
-
-
-def items_input(wildcards):
-    """What a per-dataset stage reads: index (+ embedded videos) or the clip manifest."""
-    if wildcards.dataset == "unlabelled":
-        return [f"{RESULTS}/data/clips/unlabelled.csv"] + video_synth_input("unlabelled")
-    return [f"{RESULTS}/data/index/{wildcards.dataset}.csv"] + video_synth_input(
-        wildcards.dataset
-    )
-
-
-def items_args(wildcards):
-    if wildcards.dataset == "unlabelled":
-        return f"--clips {RESULTS}/data/clips/unlabelled.csv"
-    return (
-        f"--index {RESULTS}/data/index/{wildcards.dataset}.csv"
-        f" --root {video_root(wildcards.dataset)}"
-    )
-
-
-def cnn_dataset():
-    return config.get("flow", {}).get("cnn", {}).get("dataset", "ucf101")
-
-
-def patches_dataset():
-    return config.get("patches", {}).get("dataset", "ucf101")
-
-
-def patches_input(wildcards):
-    d = patches_dataset()
-    return [f"{RESULTS}/data/index/{d}.csv"] + video_synth_input(d)
-
-
-def patches_root():
-    return video_root(patches_dataset())
-
-
-def percept_kinds():
-    return list(config.get("percepts", {}).get("kinds", ["rgb", "flow", "flowstack"]))
-
-
-def video_targets():
-    out = [f"{RESULTS}/data/index/{d}.csv" for d in VIDEO_LABELLED]
-    out += [f"{RESULTS}/data/patches/{p}{e}" for p in ("train", "valid")
-            for e in (".npy", ".offsets.npy", ".json")]
-    out += [f"{RESULTS}/percepts/{d}/{k}{e}" for d in VIDEO_PERCEPT_DATASETS
-            for k in percept_kinds() for e in (".npy", ".offsets.npy", ".json")]
-    return out
-
-
-OPTIONAL_TARGETS.append(video_targets)
+OPTIONAL_TARGETS.append(partial(video_wf.targets, config, RESULTS))
 
 
 rule video_synth:
@@ -123,12 +42,12 @@ rule video_synth:
 
 rule video_index:
     input:
-        video_index_input,
+        partial(video_wf.index_input, config, RESULTS),
     output:
         f"{RESULTS}/data/index/{{labelled}}.csv",
     params:
         cfg=cfg_json("datasets"),
-        root=video_index_root,
+        root=partial(video_wf.index_root, config, RESULTS),
     log:
         f"{LOGS}/video/index_{{labelled}}.log",
     benchmark:
@@ -145,12 +64,12 @@ rule video_index:
 
 rule video_clips:
     input:
-        clips_input,
+        partial(video_wf.clips_input, config, RESULTS),
     output:
         f"{RESULTS}/data/clips/unlabelled.csv",
     params:
         cfg=cfg_json("clips"),
-        args=clips_args,
+        args=partial(video_wf.clips_args, config, RESULTS),
     log:
         f"{LOGS}/video/clips.log",
     benchmark:
@@ -167,15 +86,15 @@ rule video_clips:
 
 rule video_patches:
     input:
-        patches_input,
+        partial(video_wf.patches_input, config, RESULTS),
     output:
         npy=f"{RESULTS}/data/patches/{{part}}.npy",
         offsets=f"{RESULTS}/data/patches/{{part}}.offsets.npy",
         meta=f"{RESULTS}/data/patches/{{part}}.json",
     params:
         cfg=cfg_json("patches"),
-        index=f"{RESULTS}/data/index/{patches_dataset()}.csv",
-        root=patches_root(),
+        index=f"{RESULTS}/data/index/{PATCHES_DATASET}.csv",
+        root=video_wf.video_root(config, RESULTS, PATCHES_DATASET),
     log:
         f"{LOGS}/video/patches_{{part}}.log",
     benchmark:
@@ -192,14 +111,14 @@ rule video_patches:
 
 rule video_percepts_rgb:
     input:
-        items_input,
+        partial(video_wf.items_input, config, RESULTS),
     output:
         npy=f"{RESULTS}/percepts/{{dataset}}/rgb.npy",
         offsets=f"{RESULTS}/percepts/{{dataset}}/rgb.offsets.npy",
         meta=f"{RESULTS}/percepts/{{dataset}}/rgb.json",
     params:
         cfg=cfg_json("percepts"),
-        sources=items_args,
+        sources=partial(video_wf.items_args, config, RESULTS),
     log:
         f"{LOGS}/video/percepts_{{dataset}}_rgb.log",
     benchmark:
@@ -217,14 +136,14 @@ rule video_percepts_rgb:
 
 rule video_flow:
     input:
-        items_input,
+        partial(video_wf.items_input, config, RESULTS),
     output:
         npy=f"{RESULTS}/data/flow/{{dataset}}.npy",
         offsets=f"{RESULTS}/data/flow/{{dataset}}.offsets.npy",
         meta=f"{RESULTS}/data/flow/{{dataset}}.json",
     params:
         cfg=cfg_json("flow"),
-        sources=items_args,
+        sources=partial(video_wf.items_args, config, RESULTS),
     log:
         f"{LOGS}/video/flow_{{dataset}}.log",
     benchmark:
@@ -241,8 +160,8 @@ rule video_flow:
 
 rule video_temporal_cnn:
     input:
-        flow=f"{RESULTS}/data/flow/{cnn_dataset()}.npy",
-        index=f"{RESULTS}/data/index/{cnn_dataset()}.csv",
+        flow=f"{RESULTS}/data/flow/{CNN_DATASET}.npy",
+        index=f"{RESULTS}/data/index/{CNN_DATASET}.csv",
     output:
         model=f"{RESULTS}/data/temporal_cnn/{{flowkind}}.pt",
         metrics=f"{RESULTS}/data/temporal_cnn/{{flowkind}}.json",

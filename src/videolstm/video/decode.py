@@ -136,7 +136,8 @@ def iter_frames(
     container = _open(path)
     try:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        # no frame threading: on few cores it is slower than one thread per process and workers
+        # already decode videos in parallel (benchmarks/bench_percepts.py measures both)
         index = 0
         stop = None if count is None else start + count
         for frame in container.decode(stream):

@@ -65,7 +65,8 @@ def device_name(device: str | torch.device = "cpu") -> str:
     device = torch.device(device)
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)}"
-    return f"cpu: {cpu_name()}, {torch.get_num_threads()} threads"
+    n = torch.get_num_threads()
+    return f"cpu: {cpu_name()}, {n} thread{'s' if n != 1 else ''}"
 
 
 def cuda_available() -> bool:

@@ -283,6 +283,11 @@ def write_index(frame: pd.DataFrame, out: str | Path) -> None:
 
     out = Path(out)
     if out.suffix == ".parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as exc:
+            raise UserError(f"writing {out} needs pyarrow (pip install pyarrow), which this "
+                            "environment does not pin; use a .csv index instead") from exc
         with atomic_path(out) as tmp:
             frame.to_parquet(tmp, index=False)
     else:

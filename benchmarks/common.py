@@ -103,8 +103,8 @@ def compare(
 ) -> dict[str, float]:
     """Seconds per call of each candidate: best of `repeats` interleaved rounds of `inner` calls.
 
-    clock="cpu" counts this process's CPU time instead of wall time: with one thread that is
-    nearly immune to other work on the machine (used for the single-thread cross-check rows).
+    clock="cpu" counts this process's CPU time instead of wall time: with one thread that is less
+    exposed to other work on the machine (used for the single-thread cross-check rows).
     """
     now = time.process_time if clock == "cpu" else time.perf_counter
     for fn in candidates.values():

@@ -10,6 +10,12 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+wildcard_constraints:
+    domain=r"[a-z_]+",
+    run=r"[A-Za-z0-9_]+",
+    dataset=r"[a-z0-9_]+",
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/mnist.smk"
 include: "workflow/rules/video.smk"

@@ -32,7 +32,7 @@ def test_dry_run_of_the_whole_dag():
 
 def test_dvc_stages_agree_with_snakemake_phases():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    phases = (ROOT / "workflow" / "rules" / "phases.smk").read_text()
+    phases = (ROOT / "workflow" / "rules" / "common.smk").read_text()
     phase_dirs = yaml.safe_load(re.search(r"PHASE_DIRS = (\{.*?\n\})", phases, re.S).group(1).replace("\n", " "))
     owner = {}
     for name, stage in stages.items():

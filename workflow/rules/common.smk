@@ -1,5 +1,5 @@
-# Shared helpers of the rule files: configuration validation, config sections as JSON for
-# `params:` (so Snakemake's params trigger reruns a step when its settings change), run lists.
+# Shared helpers of the workflow: configuration validation, config sections as JSON for `params`
+# (so Snakemake reruns a step when its settings change), run lists and phase targets.
 import json
 import os
 from dataclasses import asdict
@@ -17,12 +17,6 @@ RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 CONDA_ENV = "../../envs/videolstm.yaml"
-
-
-wildcard_constraints:
-    domain=r"[a-z_]+",
-    run=r"[A-Za-z0-9_]+",
-    dataset=r"[a-z0-9_]+",
 
 
 def cfg_json(*keys):
@@ -181,3 +175,34 @@ MNIST_FIGURES = (
 def output_dir(wildcards, output):
     """Folder of a rule's first output (a params helper; no hard-coded output prefixes)."""
     return os.path.dirname(output[0])
+
+
+# Phases: one target rule per DVC stage (phases.smk). A phase's targets are the final targets
+# under its folders, so a rule file lists its outputs once (OPTIONAL_TARGETS or mnist_targets).
+PHASE_DIRS = {
+    "data": ["data"],
+    "percepts": ["percepts"],
+    "pretrain": ["pretrain"],
+    "finetune": ["finetune"],
+    "paper": ["eval", "tables", "figures", "metrics"],
+}
+
+
+def paper_tables(wildcards=None):
+    """Every table CSV among the final targets: DVC's metrics are collected from them."""
+    return sorted(t for t in all_targets() if t.startswith(f"{RESULTS}/tables/") and t.endswith(".csv"))
+
+
+def phase_targets(phase):
+    prefixes = tuple(f"{RESULTS}/{d}/" for d in PHASE_DIRS[phase])
+    return sorted(t for t in all_targets() if t.startswith(prefixes))
+
+
+def results_root(wildcards):
+    """Root of the arrays a pretraining run reads (paths in the config are relative to it)."""
+    return RESULTS
+
+
+def array_stem(wildcards, input):
+    """STEM of an input STEM.npy (the CLI reads STEM.npy and STEM.offsets.npy)."""
+    return input.arrays[: -len(".npy")]

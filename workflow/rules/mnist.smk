@@ -10,7 +10,7 @@ rule mnist_sets:
         sets=f"{RESULTS}/data/moving_mnist/sets.json",
     params:
         cfg=cfg_json("mnist"),
-        out_dir=f"{RESULTS}/data/moving_mnist",
+        out_dir=output_dir,
     log:
         f"{LOGS}/mnist_sets.log",
     benchmark:

@@ -33,7 +33,7 @@ rule patches_eval:
         f"{RESULTS}/eval/patches/{{run}}.json",
     params:
         cfg=cfg_json(),
-        stem=f"{RESULTS}/data/patches/valid",
+        stem=array_stem,
     log:
         f"{LOGS}/eval/patches/{{run}}.log",
     benchmark:

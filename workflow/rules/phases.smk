@@ -2,25 +2,6 @@
 # A phase's targets are the final targets whose paths fall under that phase's folders, so a
 # rule file only has to list its outputs once (in OPTIONAL_TARGETS or mnist_targets).
 
-PHASE_DIRS = {
-    "data": ["data"],
-    "percepts": ["percepts"],
-    "pretrain": ["pretrain"],
-    "finetune": ["finetune"],
-    "paper": ["eval", "tables", "figures", "metrics"],
-}
-
-
-def paper_tables(wildcards=None):
-    """Every table CSV among the final targets: DVC's metrics are collected from them."""
-    return sorted(t for t in all_targets() if t.startswith(f"{RESULTS}/tables/") and t.endswith(".csv"))
-
-
-def phase_targets(phase):
-    prefixes = tuple(f"{RESULTS}/{d}/" for d in PHASE_DIRS[phase])
-    return sorted(t for t in all_targets() if t.startswith(prefixes))
-
-
 rule phase_data:
     input:
         phase_targets("data"),

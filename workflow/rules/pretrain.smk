@@ -12,7 +12,7 @@ rule pretrain:
     params:
         cfg=pretrain_cfg_json,
         out_dir=f"{RESULTS}/pretrain/{{domain}}/{{run}}",
-        data_root=RESULTS,
+        data_root=results_root,
     log:
         f"{LOGS}/pretrain/{{domain}}/{{run}}.log",
     benchmark:

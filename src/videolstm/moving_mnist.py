@@ -11,7 +11,7 @@ The paper's text instead draws the speed uniformly from a fixed range: `speed: r
 
 Arrays are uint8 and TIME FIRST, (T, N, 64, 64), like the standard mnist_test_seq.npy.
 Everything is vectorised over the batch: trajectories with numpy (T small steps), frames by
-block copies out of one strided view of padded digit canvases (see `render`).
+28x28 block copies through one strided view of the output (see `render`).
 """
 
 from __future__ import annotations
@@ -97,44 +97,44 @@ class MovingMNIST:
         which = rng.integers(0, self.num_digit_images, size=(batch, c.num_digits))
         return torch.from_numpy(self.render(ys, xs, which)).to(device)
 
-    def render(self, ys: np.ndarray, xs: np.ndarray, which: np.ndarray, chunk: int = 256) -> np.ndarray:
+    def render(self, ys: np.ndarray, xs: np.ndarray, which: np.ndarray, chunk: int = 64) -> np.ndarray:
         """Frames (T, B, S, S) for corners ys, xs (T, B, D) and digit indices which (B, D).
 
-        Each digit sits in the middle of a zero canvas of side S + travel; the frame for corner
-        (y, x) is the S x S window of that canvas at (travel - y, travel - x). All windows are
-        one strided view, so a frame is a block copy (no per-pixel index arithmetic). Chunks of
-        the batch run on a small thread pool (numpy releases the GIL for these copies).
+        Every possible digit position of every frame is one strided view of the output
+        (frame, y, x, 28, 28), so pasting a digit is a 28x28 block copy into a zeroed frame and
+        overlapping digits take the pixel-wise max of that block (no per-pixel index arithmetic,
+        no copies of empty pixels). Chunks of the batch run on a small thread pool (numpy
+        releases the GIL for these copies).
         """
         T, B, _ = ys.shape
-        out = np.empty((T, B, self.cfg.image_size, self.cfg.image_size), np.uint8)
-        starts = range(0, B, chunk)
+        out = np.zeros((T, B, self.cfg.image_size, self.cfg.image_size), np.uint8)
         if B <= chunk:
             self._render_into(out, ys, xs, which)
         else:
             def job(s: int) -> None:
                 e = min(B, s + chunk)
                 self._render_into(out[:, s:e], ys[:, s:e], xs[:, s:e], which[s:e])
-            list(_pool().map(job, starts))
+            list(_pool().map(job, range(0, B, chunk)))
         return out
 
     def _render_into(self, out: np.ndarray, ys: np.ndarray, xs: np.ndarray, which: np.ndarray) -> None:
-        c = self.cfg
+        """Paste digits into `out` (T, B, S, S), zeroed, rows and columns contiguous."""
         T, B, D = ys.shape
-        s, ds = c.image_size, c.digit_size
+        s, ds = self.cfg.image_size, self.cfg.digit_size
         travel = s - ds
-        side = s + travel
-        canvas = np.zeros((B * D, side, side), np.uint8)
-        canvas[:, travel : travel + ds, travel : travel + ds] = self._digits_np[which.reshape(-1)]
+        step_t, step_b, step_y, step_x = out.strides
         windows = np.lib.stride_tricks.as_strided(
-            canvas, (B * D, travel + 1, travel + 1, s, s), (side * side, side, 1, side, 1)
+            out, (T, B, travel + 1, travel + 1, ds, ds), (step_t, step_b, step_y, step_x, step_y, step_x)
         )
-        slot = np.broadcast_to(np.arange(B * D).reshape(1, B, D), (T, B, D))
+        t = np.arange(T)[:, None]
+        b = np.arange(B)[None, :]
         for d in range(D):
-            frames = windows[slot[..., d], travel - ys[..., d], travel - xs[..., d]]
+            digit = self._digits_np[which[:, d]][None]  # (1, B, 28, 28), broadcast over time
+            y, x = ys[..., d], xs[..., d]
             if d == 0:
-                out[...] = frames
+                windows[t, b, y, x] = digit
             else:
-                np.maximum(out, frames, out=out)
+                windows[t, b, y, x] = np.maximum(windows[t, b, y, x], digit)
 
     def dataset(self, n: int, seed: int, chunk: int = 1024) -> np.ndarray:
         """A fixed set of n sequences, uint8 (T, n, S, S), deterministic given the seed."""

@@ -24,7 +24,8 @@ venv: $(STAMP)
 
 reproduce: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete --printshellcmds
-	@echo ">> done: tables in results/tables/, figures in results/figures/"
+	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) --report results/report.html
+	@echo ">> done: tables in results/tables/, figures in results/figures/, report results/report.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
@@ -33,7 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 report: $(STAMP)
-	$(BIN)/snakemake --cores 1 --report results/report.html
+	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) --report results/report.html
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

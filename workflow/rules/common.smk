@@ -206,3 +206,25 @@ def results_root(wildcards):
 def array_stem(wildcards, input):
     """STEM of an input STEM.npy (the CLI reads STEM.npy and STEM.offsets.npy)."""
     return input.arrays[: -len(".npy")]
+
+
+# Outputs that later phases would otherwise build inside an earlier stage's folder: every
+# pretrained encoder belongs to the pretrain stage, and the video pipeline's intermediates
+# (clips, flow fields, temporal CNNs) to the data stage (tests/test_dvc_remote.py checks this).
+def array_pretrain_targets():
+    return [t for d in ("patches", "percepts_rgb", "percepts_flow") for t in pretrain_targets(d)]
+
+
+def video_intermediates():
+    from videolstm.video import workflow as vw
+
+    flow_kinds = [k for k in vw.percept_kinds(config) if k in ("flow", "flowstack")]
+    out = [f"{RESULTS}/data/clips/unlabelled.csv"]
+    if flow_kinds:
+        out += [f"{RESULTS}/data/flow/{d}.npy" for d in vw.PERCEPT_DATASETS]
+        out += [f"{RESULTS}/data/temporal_cnn/{k}.pt" for k in flow_kinds]
+    return out
+
+
+OPTIONAL_TARGETS.append(array_pretrain_targets)
+OPTIONAL_TARGETS.append(video_intermediates)

@@ -12,7 +12,6 @@ try other kill points.
 from __future__ import annotations
 
 import io
-import json
 import os
 import random
 import re
@@ -30,7 +29,6 @@ pytestmark = pytest.mark.slow
 
 CMD = ["snakemake", "--cores", "2"]
 SKIP = ("logs", "benchmarks")  # local run records, no step's results
-TIMINGS = {"seconds", "total_seconds"}  # wall-clock run records inside some JSON outputs
 FINAL_TARGETS = ("results/tables/table1.csv", "results/metrics/paper.json")
 
 
@@ -52,17 +50,8 @@ def compared_files(repo: Path) -> dict[Path, bytes]:
             and not p.name.endswith(".tmp")}
 
 
-def without_timings(obj):
-    if isinstance(obj, dict):
-        return {k: without_timings(v) for k, v in obj.items() if k not in TIMINGS}
-    if isinstance(obj, list):
-        return [without_timings(v) for v in obj]
-    return obj
-
-
 def same(rel: Path, a: bytes, b: bytes) -> bool:
-    """Bytes, except: checkpoints compare their weights (pickles may differ in bytes), and JSON
-    compares everything but wall-clock timings (they differ between two uninterrupted runs too)."""
+    """Bytes, except that checkpoints compare their weights (pickles may differ in bytes)."""
     if a == b:
         return True
     if rel.suffix == ".pt":
@@ -70,8 +59,6 @@ def same(rel: Path, a: bytes, b: bytes) -> bool:
                   for x in (a, b))
         return (wa is not None and wb is not None and wa.keys() == wb.keys()
                 and all(torch.equal(wa[k], wb[k]) for k in wa))
-    if rel.suffix == ".json":
-        return without_timings(json.loads(a)) == without_timings(json.loads(b))
     return False
 
 

@@ -23,8 +23,8 @@ import torch
 from tqdm import tqdm
 
 from videolstm import checkpoint as ckpt_io
-from videolstm.cli import require
 from videolstm import distributed
+from videolstm.cli import require
 from videolstm.data_sources import make_source
 from videolstm.errors import UserError
 from videolstm.io import atomic_write_json, atomic_write_text

@@ -141,20 +141,13 @@ def table2_frames(mnist: dict[str, str], patches: dict[str, str]):
     import pandas as pd
 
     rows = []
-    for run, path in sorted(mnist.items()):
-        if run not in TABLE2_RUNS:
-            raise UserError(f"--mnist-eval run {run!r} is not a Table 2 row; "
-                            f"use {sorted(TABLE2_RUNS)}")
-        ev = _read_eval(path)
-        rows.append({"row": TABLE2_RUNS[run], "column": MNIST_COL,
-                     "value": _metric(ev, "future_loss", path), "n": ev.get("n_sequences")})
-    for run, path in sorted(patches.items()):
-        if run not in TABLE2_RUNS:
-            raise UserError(f"--patches-eval run {run!r} is not a Table 2 row; "
-                            f"use {sorted(TABLE2_RUNS)}")
-        ev = _read_eval(path)
-        rows.append({"row": TABLE2_RUNS[run], "column": PATCHES_COL,
-                     "value": _metric(ev, "future_loss", path), "n": ev.get("n_sequences")})
+    for evals, column, flag in ((mnist, MNIST_COL, "--mnist-eval"), (patches, PATCHES_COL, "--patches-eval")):
+        for run, path in sorted(evals.items()):
+            if run not in TABLE2_RUNS:
+                raise UserError(f"{flag} run {run!r} is not a Table 2 row; use {sorted(TABLE2_RUNS)}")
+            ev = _read_eval(path)
+            rows.append({"row": TABLE2_RUNS[run], "column": column,
+                         "value": _metric(ev, "future_loss", path), "n": ev.get("n_sequences")})
     return pd.DataFrame(rows, columns=["row", "column", "value", "n"])
 
 

@@ -147,16 +147,23 @@ def train_lstm_group(
         idx, lab = _train_batch(rngs, train_sets, labels, percepts, cfg.block, cfg.batch_size)
         x = source(idx).permute(0, 2, 1, 3)  # (R, T, B, D)
         target = torch.from_numpy(lab).to(device)[:, None, :].expand(R, cfg.block, -1)
-        logits = bank(x, cfg.dropout, gens)
-        loss = F.cross_entropy(
-            logits.reshape(-1, n_classes), target.reshape(-1), reduction="none"
-        ).view(R, -1).mean(1).sum()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.clip:
-            torch.nn.utils.clip_grad_value_(bank.parameters(), cfg.clip)
-        opt.step()
+        _step(bank, opt, bank(x, cfg.dropout, gens), target, R, cfg.clip)
     return bank.eval()
+
+
+def _step(bank: torch.nn.Module, opt: torch.optim.Optimizer, logits: Tensor, target: Tensor,
+          runs: int, clip: float | None = None) -> None:
+    """One optimiser step of every run: each run's mean cross entropy, summed over runs (so the
+    runs' gradients stay independent)."""
+    n_classes = logits.shape[-1]
+    loss = F.cross_entropy(
+        logits.reshape(-1, n_classes), target.reshape(-1), reduction="none"
+    ).view(runs, -1).mean(1).sum()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip:
+        torch.nn.utils.clip_grad_value_(bank.parameters(), clip)
+    opt.step()
 
 
 @torch.no_grad()
@@ -201,14 +208,7 @@ def train_frame_group(
     for _ in range(cfg.steps):
         idx, lab = _train_batch(rngs, train_sets, labels, percepts, 1, cfg.batch_size)
         x = source(idx[..., 0])  # (R, B, D)
-        logits = bank(x)
-        loss = F.cross_entropy(
-            logits.reshape(-1, n_classes), torch.from_numpy(lab).to(device).reshape(-1),
-            reduction="none",
-        ).view(R, -1).mean(1).sum()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        _step(bank, opt, bank(x), torch.from_numpy(lab).to(device), R)
     return bank.eval()
 
 

@@ -90,18 +90,21 @@ def training_losses(model: torch.nn.Module, ctx: DistContext,
 
 
 def global_losses(losses: Losses, local_batch: int, global_batch: int,
-                  ctx: DistContext) -> tuple[Losses, torch.Tensor]:
+                  ctx: DistContext, objective: torch.Tensor | None = None) -> tuple[Losses, torch.Tensor]:
     """(losses of the whole global batch, for logging and the NaN guard; the loss to backpropagate).
 
-    DDP averages gradients over ranks, so rank r's loss is weighted by world * b_r / B.
+    `objective` (default: losses["total"]) is the training objective of this rank's batch as
+    computed for the global batch size. DDP averages gradients over ranks, so rank r's objective is
+    weighted by world * b_r / B.
     """
+    objective = losses["total"] if objective is None else objective
     if not ctx.enabled:
-        return losses, losses["total"]
+        return losses, objective
     keys = sorted(losses)
     values = torch.stack([losses[k].detach().float() for k in keys]) * local_batch
     dist.all_reduce(values)
     values = values / global_batch
-    share = losses["total"] * (local_batch * ctx.world / global_batch)
+    share = objective * (local_batch * ctx.world / global_batch)
     return dict(zip(keys, values, strict=True)), share
 
 

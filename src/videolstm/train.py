@@ -38,6 +38,9 @@ class TrainConfig:
     cell: str = "peephole"
     init: str = "paper"
     optimizer: str = "rmsprop"  # sgd (authors: momentum 0.9, lr 1e-4, wd 1e-4) | rmsprop | adam
+    # mean: loss per frame (averaged over frames and sequences); sum: summed over the batch and
+    # frames, as the authors' code (output derivative pred - target per element, no division)
+    loss_reduction: str = "mean"
     lr: float = 1e-3
     momentum: float = 0.9
     weight_decay: float = 0.0
@@ -47,7 +50,7 @@ class TrainConfig:
     checkpoint_every: int = 100
     log_every: int = 10
     eval_every: int = 500
-    amp: bool = True  # bf16 autocast on CUDA (cell state stays fp32); ignored on CPU
+    amp: bool = True  # bf16 autocast on CUDA and on CPUs with native bf16 (cell state stays fp32)
     seed: int = 0
 
 
@@ -78,13 +81,17 @@ def resolve_run(pretrain: dict, domain: str, run: str) -> tuple[str, TrainConfig
 
 
 def labreport_domain(pretrain: dict) -> dict:
-    """The lab report's runs on Moving MNIST: FC autoencoders of each hidden size and a ConvLSTM."""
+    """The lab report's runs on Moving MNIST: FC autoencoders of each hidden size and a ConvLSTM.
+
+    Frames as pretrain.mnist; settings from pretrain.defaults and pretrain.labreport.train only
+    (never pretrain.mnist.train: the lab report trained its own way, RMSProp).
+    """
     lab = pretrain.get("labreport", {})
     runs = {f"fc{h}": {"variant": "autoencoder", "train": {"hidden": h}} for h in lab.get("hidden_sizes", [])}
     runs["convlstm"] = {"variant": "convlstm"}
     mnist = pretrain.get("mnist", {})
     return {**{k: v for k, v in mnist.items() if k not in ("runs", "train")},
-            "train": {**mnist.get("train", {}), **lab.get("train", {})}, "runs": runs}
+            "train": dict(lab.get("train", {})), "runs": runs}
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -117,15 +124,68 @@ class ClippedSGD(torch.optim.Optimizer):
                 p.sub_(v)
 
 
+def decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Parameter groups: L2 decay on weights (dense, input, peephole, output), none on biases,
+    as in the authors' configs (l2_decay on w_*, not on b)."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if name.rsplit(".", 1)[-1].startswith("bias") else decay).append(p)
+    groups = [{"params": decay, "weight_decay": weight_decay}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    return groups
+
+
 def make_optimizer(model: torch.nn.Module, tc: TrainConfig) -> torch.optim.Optimizer:
-    params = model.parameters()
+    params = decay_groups(model, tc.weight_decay)
     if tc.optimizer == "sgd":
         return ClippedSGD(params, tc.lr, tc.momentum, tc.weight_decay, tc.clip)
     if tc.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=tc.lr, alpha=0.9, weight_decay=tc.weight_decay)
+        return torch.optim.RMSprop(params, lr=tc.lr, alpha=0.9)
     if tc.optimizer == "adam":
-        return torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay)
+        # fused: one kernel over all parameters (the foreach default took more time than the
+        # forward and backward passes of the CPU-sized models; benchmarks/bench_pretrain.py)
+        return torch.optim.Adam(params, lr=tc.lr, fused=fused_ok(model))
     raise UserError(f"pretrain optimizer {tc.optimizer!r} unknown; allowed: sgd, rmsprop, adam")
+
+
+def fused_ok(model: torch.nn.Module) -> bool:
+    """torch's fused Adam kernel handles float parameters on CPU and CUDA."""
+    return all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point
+               for p in model.parameters())
+
+
+def objective(losses: dict[str, torch.Tensor], cfg, reduction: str, batch: int) -> torch.Tensor:
+    """The training objective from the per-frame losses (module `models`).
+
+    mean: their sum (each decoder's loss per frame). sum: the loss summed over the batch and the
+    frames of each decoder, as the authors' code; squared error then counts 0.5 * sum, so that its
+    derivative is pred - target like theirs (cross entropy's derivative already is).
+    """
+    if reduction == "mean":
+        return losses["total"]
+    if reduction != "sum":
+        raise UserError(f"pretrain loss_reduction {reduction!r} unknown; allowed: mean, sum")
+    frames = {"recon": cfg.n_recon, "future": cfg.n_future}
+    half = 0.5 if cfg.output == "linear" else 1.0
+    return sum(losses[k] * (frames[k] * batch * half) for k in frames if k in losses)
+
+
+def amp_enabled(tc: TrainConfig, device: torch.device) -> bool:
+    """bf16 autocast: on CUDA, and on CPUs with native bf16 (elsewhere it would be emulated, slow)."""
+    if not tc.amp:
+        return False
+    return device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU has bf16 instructions (x86 AVX512-BF16 or AMX-BF16; Linux flags)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    flags = {f for line in text.splitlines() if line.startswith("flags") for f in line.split()}
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def model_config_for(variant: str, tc: TrainConfig, settings: dict, input_dim: int, extra: dict) -> ModelConfig:
@@ -212,7 +272,7 @@ def train(
             "metrics": rows, "config_name": cfg.get("config_name"), "data_source": cfg.get("data_source"),
         }
 
-    use_amp = tc.amp and device.type == "cuda"
+    use_amp = amp_enabled(tc, device)
     end = tc.steps if max_steps is None else min(tc.steps, max_steps)
     bar = tqdm(total=tc.steps, initial=step, desc=f"{domain}/{run}", file=sys.stderr,
                mininterval=2.0, dynamic_ncols=True, disable=not ctx.main)
@@ -224,7 +284,9 @@ def train(
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             losses = forward(x_in, x_future)
         # losses of the global batch (all ranks agree) and this rank's share to backpropagate
-        losses, local_loss = distributed.global_losses(losses, x_in.shape[1], tc.batch_size, ctx)
+        losses, local_loss = distributed.global_losses(
+            losses, x_in.shape[1], tc.batch_size, ctx,
+            objective(losses, mcfg, tc.loss_reduction, tc.batch_size if ctx.enabled else x_in.shape[1]))
         loss = losses["total"]
         if not torch.isfinite(loss):
             raise UserError(

@@ -28,10 +28,13 @@ class TrainConfig:
     steps: int = 200
     batch_size: int = 32
     optimizer: str = "adam"  # adam | sgd
+    # mean: each run's cross entropy averaged over its batch and steps; sum: summed over them, as
+    # the authors' classifier (lstm_classifier.py: gradients accumulate with no division)
+    loss_reduction: str = "mean"
     lr: float = 1e-3
     momentum: float = 0.9
     weight_decay: float = 0.0
-    clip: float | None = 1.0  # element-wise gradient clipping (None: off)
+    clip: float | None = 1.0  # element-wise gradient clipping of the LSTM classifiers (None: off)
     dropout: float = 0.5
     block: int = 16
     stride: int = 8
@@ -89,8 +92,8 @@ def accuracy(probs: Tensor, labels: Tensor) -> Tensor:
 
 
 def _optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":  # fused: one kernel over all parameters (much faster on CPU)
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(
             params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
@@ -147,18 +150,21 @@ def train_lstm_group(
         idx, lab = _train_batch(rngs, train_sets, labels, percepts, cfg.block, cfg.batch_size)
         x = source(idx).permute(0, 2, 1, 3)  # (R, T, B, D)
         target = torch.from_numpy(lab).to(device)[:, None, :].expand(R, cfg.block, -1)
-        _step(bank, opt, bank(x, cfg.dropout, gens), target, R, cfg.clip)
+        _step(bank, opt, bank(x, cfg.dropout, gens), target, R, cfg.clip, cfg.loss_reduction)
     return bank.eval()
 
 
 def _step(bank: torch.nn.Module, opt: torch.optim.Optimizer, logits: Tensor, target: Tensor,
-          runs: int, clip: float | None = None) -> None:
-    """One optimiser step of every run: each run's mean cross entropy, summed over runs (so the
-    runs' gradients stay independent)."""
+          runs: int, clip: float | None = None, reduction: str = "mean") -> None:
+    """One optimiser step of every run: each run's cross entropy (mean or sum over its batch and
+    steps), summed over runs (so the runs' gradients stay independent)."""
     n_classes = logits.shape[-1]
-    loss = F.cross_entropy(
+    per_run = F.cross_entropy(
         logits.reshape(-1, n_classes), target.reshape(-1), reduction="none"
-    ).view(runs, -1).mean(1).sum()
+    ).view(runs, -1)
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"unknown loss_reduction {reduction!r} (mean or sum)")
+    loss = (per_run.mean(1) if reduction == "mean" else per_run.sum(1)).sum()
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if clip:
@@ -208,7 +214,7 @@ def train_frame_group(
     for _ in range(cfg.steps):
         idx, lab = _train_batch(rngs, train_sets, labels, percepts, 1, cfg.batch_size)
         x = source(idx[..., 0])  # (R, B, D)
-        _step(bank, opt, bank(x), torch.from_numpy(lab).to(device), R)
+        _step(bank, opt, bank(x), torch.from_numpy(lab).to(device), R, None, cfg.loss_reduction)
     return bank.eval()
 
 

@@ -1,4 +1,5 @@
 import gzip
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -121,3 +122,30 @@ def test_idx_errors_name_the_file(tmp_path):
     (tmp_path / "train-images-idx3-ubyte").write_bytes(_idx(2049, [2], [3, 7]))
     with pytest.raises(UserError, match="magic"):
         load_idx(tmp_path)
+
+
+def test_paper_config_needs_the_four_idx_files_and_never_falls_back(tmp_path):
+    from videolstm.config import load_config
+    from videolstm.data_sources import generator_from_config
+    from videolstm.mnist import IDX_FILES, digit_splits
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = load_config(root / "config" / "config.yaml", root / "config" / "paper.yaml")
+    assert cfg["mnist"]["digits"]["source"] == "idx"
+    cfg["mnist"]["digits"]["idx_dir"] = str(tmp_path / "mnist")
+    with pytest.raises(UserError) as err:
+        generator_from_config(cfg)
+    for part in IDX_FILES.values():
+        for name in part.values():
+            assert name in str(err.value)
+    # with only the training files, the held-out (test) digits are still required
+    (tmp_path / "mnist").mkdir()
+    imgs = np.arange(4 * 28 * 28, dtype=np.uint8)
+    (tmp_path / "mnist" / "train-images-idx3-ubyte").write_bytes(_idx(2051, [4, 28, 28], imgs))
+    (tmp_path / "mnist" / "train-labels-idx1-ubyte").write_bytes(_idx(2049, [4], [0, 1, 2, 3]))
+    with pytest.raises(UserError, match="t10k-images-idx3-ubyte"):
+        digit_splits("idx", str(tmp_path / "mnist"))
+    (tmp_path / "mnist" / "t10k-images-idx3-ubyte").write_bytes(_idx(2051, [4, 28, 28], imgs[::-1]))
+    (tmp_path / "mnist" / "t10k-labels-idx1-ubyte").write_bytes(_idx(2049, [4], [5, 5, 6, 6]))
+    splits = digit_splits("idx", str(tmp_path / "mnist"))
+    assert len(splits["train"]) == 4 and len(splits["valid"]) == 2 and len(splits["test"]) == 2

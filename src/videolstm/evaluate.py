@@ -255,6 +255,7 @@ def evaluate_arrays(checkpoint: str | Path, stem: str | Path, batch_size: int = 
     return {
         "metrics": acc.result(len(starts)), "n_sequences": len(starts), "test_set": str(stem),
         "checkpoint": str(checkpoint), "variant": ckpt["variant"], "run": ckpt.get("run"),
+        "model_config": ckpt["model_config"],
         "loss": "squared_error" if cfg.output == "linear" else "bernoulli_cross_entropy",
         "loss_normalisation": f"per frame: summed over the {cfg.input_dim} values of a frame, "
                               "averaged over frames and sequences",

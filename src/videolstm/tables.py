@@ -5,7 +5,8 @@ artifact,row,column,value).
 `write_table(artifact, ours, out_dir, provenance)` writes `{out_dir}/{artifact}.{csv,md,tex}`:
 
 - csv: one line per cell, columns row, column, paper, ours, difference (ours - paper), spread, n,
-  status, then the provenance columns (config, data_source, extractor, then any other keys sorted).
+  status, flag (e.g. 'not learned': no better than a trivial baseline), then the provenance
+  columns (config, data_source, extractor, then any other keys sorted).
 - md / tex: the table as the paper lays it out (rows x columns), each column split into paper / ours
   / difference, under a header naming the config, the data (embedded or real), the percept extractor
   and skipped videos; embedded results are stated to be a demonstration, not the paper's numbers.
@@ -132,6 +133,7 @@ def build_cells(
             "value": _num(rec.get("value")),
             "spread": _num(rec.get("spread")),
             "n": _num(rec.get("n")),
+            "flag": str(rec.get("flag") or ""),
         }
     rows_found: list[str] = []
     cols_found: list[str] = []
@@ -148,7 +150,7 @@ def build_cells(
             if (r, c) not in paper_val and (r, c) not in mine:
                 continue
             p = paper_val.get((r, c), math.nan)
-            m = mine.get((r, c), {"value": math.nan, "spread": math.nan, "n": math.nan})
+            m = mine.get((r, c), {"value": math.nan, "spread": math.nan, "n": math.nan, "flag": ""})
             if r in quoted:
                 status = QUOTED
             elif math.isnan(m["value"]):
@@ -159,7 +161,7 @@ def build_cells(
             cells.append(
                 {"row": r, "column": c, "paper": p, "ours": m["value"] if status == "ours" else
                  math.nan, "difference": diff, "spread": m["spread"], "n": m["n"],
-                 "status": status}
+                 "status": status, "flag": m["flag"] if status == "ours" else ""}
             )
     return cells, rows, cols
 
@@ -168,14 +170,14 @@ def render_csv(cells: list[dict[str, Any]], prov: dict[str, str]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(
-        ["row", "column", "paper", "ours", "difference", "spread", "n", "status", *prov]
+        ["row", "column", "paper", "ours", "difference", "spread", "n", "status", "flag", *prov]
     )
     for cell in cells:
         n = cell["n"]
         writer.writerow(
             [cell["row"], cell["column"], _csv_num(cell["paper"]), _csv_num(cell["ours"]),
              _csv_num(cell["difference"]), _csv_num(cell["spread"]),
-             "" if math.isnan(n) else str(int(n)), cell["status"], *prov.values()]
+             "" if math.isnan(n) else str(int(n)), cell["status"], cell["flag"], *prov.values()]
         )
     return buf.getvalue()
 
@@ -211,6 +213,8 @@ def _ours_text(cell: dict[str, Any], decimals: int, pm: str) -> str:
     text = _fmt(cell["ours"], decimals)
     if not math.isnan(cell["spread"]) and cell["n"] == cell["n"] and cell["n"] > 1:
         text += f" {pm} {_fmt(cell['spread'], decimals)}"
+    if cell.get("flag"):
+        text += f" ({cell['flag']})"
     return text
 
 

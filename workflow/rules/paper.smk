@@ -48,6 +48,52 @@ rule patches_eval:
         " --arrays {params.stem} --out {output} --threads {threads} > {log} 2>&1"
 
 
+rule mnist_baselines:
+    input:
+        test=f"{MNIST_SETS}/test.npy",
+    output:
+        f"{RESULTS}/eval/baselines/mnist.json",
+    params:
+        cfg=baselines_cfg_json("mnist"),
+    log:
+        f"{LOGS}/eval/baselines/mnist.log",
+    benchmark:
+        f"{BENCH}/eval/baselines/mnist.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm mnist-baselines --cfg {params.cfg:q} --test {input.test} --out {output} > {log} 2>&1"
+
+
+rule patches_baselines:
+    input:
+        train=f"{RESULTS}/data/patches/train.npy",
+        train_offsets=f"{RESULTS}/data/patches/train.offsets.npy",
+        test=f"{RESULTS}/data/patches/valid.npy",
+        test_offsets=f"{RESULTS}/data/patches/valid.offsets.npy",
+    output:
+        f"{RESULTS}/eval/baselines/patches.json",
+    params:
+        cfg=baselines_cfg_json("patches"),
+        train=lambda wildcards, input: input.train[: -len(".npy")],
+        test=lambda wildcards, input: input.test[: -len(".npy")],
+    log:
+        f"{LOGS}/eval/baselines/patches.log",
+    benchmark:
+        f"{BENCH}/eval/baselines/patches.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm sequence-baselines --cfg {params.cfg:q} --domain patches --train {params.train}"
+        " --test {params.test} --out {output} > {log} 2>&1"
+
+
 rule table2:
     input:
         unpack(table2_inputs),
@@ -60,9 +106,10 @@ rule table2:
         md=f"{RESULTS}/tables/table2.md",
         tex=f"{RESULTS}/tables/table2.tex",
     params:
-        cfg=cfg_json(),
+        cfg=cfg_json("mnist"),
         mnist=table2_mnist_args(),
         patches=table2_patches_args,
+        baselines=table2_baseline_args,
         out_dir=output_dir,
     log:
         f"{LOGS}/tables/table2.log",
@@ -75,12 +122,13 @@ rule table2:
         CONDA_ENV
     shell:
         "videolstm table2 --only table2 --cfg {params.cfg:q} --mnist-eval {params.mnist}"
-        " {params.patches} --out-dir {params.out_dir} > {log} 2>&1"
+        " {params.patches} {params.baselines} --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule moving_mnist_protocol:
     input:
-        table2_mnist_evals(),
+        evals=table2_mnist_evals(),
+        baselines=f"{RESULTS}/eval/baselines/mnist.json",
     output:
         csv=report(
             f"{RESULTS}/tables/moving_mnist_protocol.csv",
@@ -90,7 +138,7 @@ rule moving_mnist_protocol:
         md=f"{RESULTS}/tables/moving_mnist_protocol.md",
         tex=f"{RESULTS}/tables/moving_mnist_protocol.tex",
     params:
-        cfg=cfg_json(),
+        cfg=cfg_json("mnist"),
         mnist=table2_mnist_args(),
         out_dir=output_dir,
     log:
@@ -104,7 +152,7 @@ rule moving_mnist_protocol:
         CONDA_ENV
     shell:
         "videolstm table2 --only protocol --cfg {params.cfg:q} --mnist-eval {params.mnist}"
-        " --out-dir {params.out_dir} > {log} 2>&1"
+        " --mnist-baselines {input.baselines} --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule labreport:
@@ -124,7 +172,7 @@ rule labreport:
             category="Lab report",
         ),
     params:
-        cfg=cfg_json(),
+        cfg=cfg_json("mnist"),
         runs=labreport_args(),
         out_dir=output_dir,
     log:

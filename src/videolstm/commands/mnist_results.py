@@ -16,6 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
+from videolstm.baselines import BASELINE_NOTE, BASELINES
 from videolstm.cli import parse_cfg
 from videolstm.errors import UserError
 
@@ -34,6 +35,7 @@ LATER_FC = "FC-LSTM (PredRNN 2017 table)"
 LATER_CONV = "ConvLSTM (PredRNN 2017 table)"
 LAB_COL = "Moving MNIST MSE"
 PAPER_LAB_SIZES = (500, 1500, 2500)
+BASELINE_TITLES = tuple(BASELINES.values())
 
 
 def _pairs(items: list[str] | None, flag: str) -> dict[str, str]:
@@ -83,10 +85,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None)
     p.set_defaults(func=run_eval)
 
+    p = sub.add_parser("mnist-baselines", help="what 'no learning' scores on a Moving MNIST set")
+    p.add_argument("--cfg", required=True, help="JSON: mnist, pretrain.mnist (n_in, n_future), seed")
+    p.add_argument("--test", required=True, help="uint8 (T, N, 64, 64) .npy, time first")
+    p.add_argument("--out", required=True, help="JSON file to write")
+    p.set_defaults(func=run_mnist_baselines)
+
+    p = sub.add_parser("sequence-baselines", help="what 'no learning' scores on stored sequences")
+    p.add_argument("--cfg", required=True, help="JSON: config_name, data_source, pretrain.<domain>")
+    p.add_argument("--domain", required=True, help="pretrain domain giving n_in and n_future")
+    p.add_argument("--train", required=True, help="stem of the training arrays (mean patch)")
+    p.add_argument("--test", required=True, help="stem of the arrays the models are scored on")
+    p.add_argument("--out", required=True, help="JSON file to write")
+    p.set_defaults(func=run_sequence_baselines)
+
     p = sub.add_parser("table2", help="Table 2 and the later literature's Moving MNIST protocol")
     p.add_argument("--cfg", required=True)
     p.add_argument("--mnist-eval", nargs="*", default=[], metavar="RUN=JSON")
     p.add_argument("--patches-eval", nargs="*", default=[], metavar="RUN=JSON")
+    p.add_argument("--mnist-baselines", default=None, metavar="JSON",
+                   help="mnist-baselines output: 'no learning' rows on the same test set")
+    p.add_argument("--patches-baselines", default=None, metavar="JSON",
+                   help="sequence-baselines output for the patches column")
     p.add_argument("--protocol-eval", nargs="*", default=[], metavar="RUN=JSON",
                    help="runs for the MSE/SSIM table (default: the --mnist-eval runs)")
     p.add_argument("--fc-lstm-run", default="composite_cond",
@@ -137,6 +157,83 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _domain_frames(cfg: dict, domain: str) -> tuple[int, int]:
+    from videolstm.train import DOMAIN_DEFAULTS
+
+    dom = {**DOMAIN_DEFAULTS[domain], **(cfg.get("pretrain", {}).get(domain) or {})}
+    return int(dom["n_in"]), int(dom["n_future"])
+
+
+def run_mnist_baselines(args: argparse.Namespace) -> int:
+    from videolstm.baselines import image_baselines, mean_frame
+    from videolstm.cli import require
+    from videolstm.data_sources import BASELINE_SEED_OFFSET, generator_from_config
+    from videolstm.evaluate import load_set
+    from videolstm.io import atomic_write_json
+    from videolstm.mnist import digits_description
+
+    cfg = parse_cfg(args.cfg)
+    require(cfg, "mnist", "seed")
+    n_in, n_future = _domain_frames(cfg, "mnist")
+    # the mean frame of training sequences (training digits only), never of the test set
+    train = generator_from_config(cfg, "train").dataset(1000, cfg["seed"] + BASELINE_SEED_OFFSET)
+    result = image_baselines(load_set(args.test), mean_frame(train), n_in, n_future)
+    result.update(test_set=str(args.test), mean_frame_from="1,000 generated training sequences",
+                  digits=digits_description(cfg["mnist"].get("digits", {})),
+                  config_name=cfg.get("config_name"), data_source=cfg.get("data_source"))
+    atomic_write_json(args.out, result)
+    print(f"{args.test}: " + json.dumps({k: {m: round(v, 2) for m, v in d.items()}
+                                         for k, d in result["baselines"].items()}))
+    return 0
+
+
+def run_sequence_baselines(args: argparse.Namespace) -> int:
+    from videolstm.baselines import array_baselines
+    from videolstm.io import atomic_write_json
+
+    cfg = parse_cfg(args.cfg)
+    n_in, n_future = _domain_frames(cfg, args.domain)
+    result = array_baselines(args.train, args.test, n_in, n_future)
+    result.update(test_set=str(args.test), train_set=str(args.train),
+                  config_name=cfg.get("config_name"), data_source=cfg.get("data_source"))
+    atomic_write_json(args.out, result)
+    return 0
+
+
+def _baseline_rows(path: str | None, column: str, metrics: dict[str, str]) -> list[dict]:
+    """Rows of the trivial baselines in a baselines JSON: metric key -> table column."""
+    if not path:
+        return []
+    ev = _read_eval(path)
+    rows = []
+    for name, title in BASELINES.items():
+        found = ev.get("baselines", {}).get(name)
+        if found is None:
+            raise UserError(f"baselines file {path} has no baseline {name!r}; rerun its step")
+        for key, col in metrics.items():
+            rows.append({"row": title, "column": col, "value": float(found[key]),
+                         "n": ev.get("n_sequences")})
+    return rows
+
+
+def _flag_unlearned(df, columns: list[str]):
+    """Mark model cells of the given (lower-is-better) columns that are not clearly below the
+    best trivial baseline of their column."""
+    from videolstm.baselines import not_learned
+
+    df = df.copy()
+    df["flag"] = ""
+    for col in columns:
+        base = df[(df["column"] == col) & df["row"].isin(list(BASELINES.values()))]["value"]
+        if base.empty:
+            continue
+        models = (df["column"] == col) & ~df["row"].isin(list(BASELINES.values()))
+        for i in df.index[models]:
+            if not_learned(float(df.at[i, "value"]), [float(v) for v in base]):
+                df.at[i, "flag"] = "not learned"
+    return df
+
+
 def table2_frames(mnist: dict[str, str], patches: dict[str, str]):
     import pandas as pd
 
@@ -149,6 +246,28 @@ def table2_frames(mnist: dict[str, str], patches: dict[str, str]):
             rows.append({"row": TABLE2_RUNS[run], "column": column,
                          "value": _metric(ev, "future_loss", path), "n": ev.get("n_sequences")})
     return pd.DataFrame(rows, columns=["row", "column", "value", "n"])
+
+
+def _sizes(*evals: dict[str, str]) -> str:
+    """'layers x units' of the evaluated models, e.g. '1 x 256 (MNIST), 1 x 64 (patches)'."""
+    parts = []
+    for name, ev in zip(("MNIST", "patches"), evals, strict=False):
+        found = sorted({(int(e["model_config"]["layers"]), int(e["model_config"]["hidden"]))
+                        for e in map(_read_eval, ev.values()) if "model_config" in e})
+        if found:
+            parts.append(", ".join(f"{lay} x {h}" for lay, h in found) + f" ({name})")
+    return "; ".join(parts) or "unknown"
+
+
+def table2_with_baselines(mnist: dict[str, str], patches: dict[str, str], mnist_base: str | None,
+                          patches_base: str | None):
+    import pandas as pd
+
+    ours = table2_frames(mnist, patches)
+    base = (_baseline_rows(mnist_base, MNIST_COL, {"future_loss": MNIST_COL})
+            + _baseline_rows(patches_base, PATCHES_COL, {"future_loss": PATCHES_COL}))
+    df = pd.concat([ours, pd.DataFrame(base, columns=ours.columns)], ignore_index=True)
+    return _flag_unlearned(df, [MNIST_COL, PATCHES_COL])
 
 
 def protocol_frame(evals: dict[str, str], fc_run: str):
@@ -168,6 +287,30 @@ def protocol_frame(evals: dict[str, str], fc_run: str):
     return pd.DataFrame(rows, columns=["row", "column", "value", "n"])
 
 
+def protocol_with_baselines(evals: dict[str, str], fc_run: str, mnist_base: str | None):
+    import pandas as pd
+
+    ours = protocol_frame(evals, fc_run)
+    base = _baseline_rows(mnist_base, LATER_MSE,
+                          {"future_mse_per_frame": LATER_MSE, "future_ssim": LATER_SSIM})
+    df = pd.concat([ours, pd.DataFrame(base, columns=ours.columns)], ignore_index=True)
+    return _flag_unlearned(df, [LATER_MSE])
+
+
+def _test_provenance(cfg: dict) -> dict:
+    from videolstm.mnist import digits_description
+
+    out = {"test_set": "Moving MNIST test set"}
+    if "mnist" in cfg:
+        out["digits"] = digits_description(cfg["mnist"].get("digits", {}))
+        test_file = (cfg["mnist"].get("eval") or {}).get("test_file")
+        if test_file:  # its digits are not ours to vouch for
+            out["test_set"] = f"user file {Path(test_file).name}"
+            out["digits"] = ("training: " + out["digits"].split(":")[0]
+                             + "; test sequences from the user file (their digits unknown)")
+    return out
+
+
 def run_table2(args: argparse.Namespace) -> int:
     from videolstm.tables import write_table
 
@@ -176,30 +319,35 @@ def run_table2(args: argparse.Namespace) -> int:
     patches = _pairs(args.patches_eval, "--patches-eval")
     out_dir = Path(args.out_dir)
     if args.only in (None, "table2"):
-        ours = table2_frames(mnist, patches)
+        ours = table2_with_baselines(mnist, patches, args.mnist_baselines, args.patches_baselines)
         note = ("Cross entropy on MNIST: Bernoulli cross entropy of the predicted future frames, "
                 "summed over the 64x64 = 4096 pixels of a frame and averaged over frames and test "
                 "sequences (the paper does not state its normalisation; the authors' logs are on "
                 "this scale). Decoders in test mode: conditional decoders are fed their own "
-                "outputs. All models 2 layers. Squared loss on image patches: "
+                f"outputs. Models: {_sizes(mnist, patches)} (the paper's: 2 x 2048). "
+                "Squared loss on image patches: "
                 + ("from the patches evaluation." if patches else
-                   f"'{'not run'}': no image-patch evaluation in this configuration."))
-        write_table("table2", ours, out_dir, _provenance(cfg, test_set="Moving MNIST test set"),
-                    row_order=list(TABLE2_RUNS.values()), col_order=[MNIST_COL, PATCHES_COL],
-                    note=note)
+                   f"'{'not run'}': no image-patch evaluation in this configuration.")
+                + " Squared error is the plain sum of squares over a frame (the authors' code "
+                "reports 0.5 * sum, half of ours). " + BASELINE_NOTE)
+        write_table("table2", ours, out_dir, _provenance(cfg, **_test_provenance(cfg)),
+                    row_order=[*TABLE2_RUNS.values(), *BASELINE_TITLES],
+                    col_order=[MNIST_COL, PATCHES_COL], note=note)
         print(f"wrote {out_dir}/table2.{{csv,md,tex}}")
     if args.only in (None, "protocol"):
         evals = _pairs(args.protocol_eval, "--protocol-eval") or mnist
-        ours = protocol_frame(evals, args.fc_lstm_run)
+        ours = protocol_with_baselines(evals, args.fc_lstm_run, args.mnist_baselines)
         note = (f"Later literature's protocol (PredRNN, NeurIPS 2017): 10 frames in, 10 predicted; "
                 "MSE per frame = sum of squared error over the 64x64 frame with pixels in [0, 1], "
                 "averaged over frames and sequences; SSIM per frame (Gaussian window 11, sigma "
                 f"1.5, data range 1). Row '{LATER_FC}' holds our run '{args.fc_lstm_run}' beside "
                 f"the published FC-LSTM numbers; '{LATER_CONV}' is not run here (our ConvLSTM is "
                 "the lab report's autoencoder, not a predictor). Paper values in this table are "
-                "the later literature's, not Srivastava et al.'s.")
-        write_table("later", ours, out_dir, _provenance(cfg, test_set="Moving MNIST test set"),
-                    row_order=[LATER_FC, LATER_CONV], col_order=[LATER_MSE, LATER_SSIM],
+                "the later literature's, not Srivastava et al.'s. " + BASELINE_NOTE
+                + " The flag uses the MSE column.")
+        write_table("later", ours, out_dir, _provenance(cfg, **_test_provenance(cfg)),
+                    row_order=[LATER_FC, LATER_CONV, *BASELINE_TITLES],
+                    col_order=[LATER_MSE, LATER_SSIM],
                     note=note, out_name="moving_mnist_protocol")
         print(f"wrote {out_dir}/moving_mnist_protocol.{{csv,md,tex}}")
     return 0
@@ -245,7 +393,7 @@ def run_labreport(args: argparse.Namespace) -> int:
             "lab report's numbers (0.027440 at 500 units). Rows at other sizes are scaled down for "
             "this configuration and have no paper value.")
     write_table("labreport", ours, args.out_dir,
-                _provenance(cfg, test_set="Moving MNIST test set"), note=note)
+                _provenance(cfg, **_test_provenance(cfg)), note=note)
     print(f"wrote {args.out_dir}/labreport.{{csv,md,tex}}")
     ckpts = _pairs(args.checkpoint, "--checkpoint")
     models = {}
@@ -262,6 +410,13 @@ def run_labreport(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_label(ckpt: dict) -> str:
+    """e.g. 'Composite, 2 x 512' or 'Composite, conditional future, 1 x 256' (from the checkpoint)."""
+    mc = ckpt["model_config"]
+    kind = "Composite, conditional future" if ckpt["variant"] == "composite_cond" else "Composite"
+    return f"{kind}, {mc['layers']} x {mc['hidden']}"
+
+
 def run_figures(args: argparse.Namespace) -> int:
     from videolstm import figures_mnist as figs
     from videolstm.checkpoint import load_model
@@ -273,15 +428,17 @@ def run_figures(args: argparse.Namespace) -> int:
     missing = [r for r in need if r not in ckpts]
     if missing:
         raise UserError(f"mnist-figures needs --checkpoint for runs {missing} (RUN=CKPT)")
-    models = {run: load_model(ckpts[run])[0] for run in need}
+    loaded = {run: load_model(ckpts[run]) for run in need}
+    models = {run: m for run, (m, _) in loaded.items()}
     prov = figs.provenance_line(cfg.get("config_name", "?"), cfg.get("data_source", "?"))
     seed = int(cfg.get("seed", 0))
     steps = int(cfg.get("mnist", {}).get("eval", {}).get("rollout_steps", 100))
     test = load_set(args.test)
     out = Path(args.out_dir)
-    labels = {"composite_1layer": "1-layer Composite", "composite": "2-layer Composite",
-              "composite_cond": "2-layer Composite, conditional future"}
-    figs.figure5({labels[r]: models[r] for r in need}, test, out / "figure5.png", prov)
+    labels = {run: _model_label(ck) for run, (_, ck) in loaded.items()}
+    shown = {ckpts[r]: r for r in reversed(need)}  # a checkpoint in two roles is shown once
+    figs.figure5({labels[r]: models[r] for r in need if shown[ckpts[r]] == r}, test,
+                 out / "figure5.png", prov)
     figs.figure7(models["composite_1layer"], test, out / "figure7.png", prov, n_steps=steps,
                  seed=seed)
     figs.figure8(models["composite_1layer"], {"1 digit": load_set(args.test_1digit),

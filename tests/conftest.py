@@ -26,4 +26,10 @@ def tiny_config(base_config) -> dict:
     cfg["pretrain"]["defaults"].update(
         hidden=8, layers=2, batch_size=4, steps=6, checkpoint_every=2, log_every=1, eval_every=3
     )
+    # the embedded config sizes its Moving MNIST runs in pretrain.mnist(.runs).train: drop that
+    cfg["pretrain"]["mnist"].pop("train", None)
+    runs = cfg["pretrain"]["mnist"]["runs"]
+    for run in runs.values():
+        run.pop("train", None)
+    runs["composite_1layer"] = {"variant": "composite", "train": {"layers": 1}}
     return cfg

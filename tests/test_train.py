@@ -21,8 +21,12 @@ def same_weights(a, b):
 
 
 def test_run_settings_merge_defaults_domain_and_run(base_config):
-    variant, tc, settings = resolve_run(base_config["pretrain"], "mnist", "composite_1layer")
-    assert variant == "composite" and tc.layers == 1 and tc.hidden == base_config["pretrain"]["defaults"]["hidden"]
+    variant, tc, settings = resolve_run(base_config["pretrain"], "mnist", "composite")
+    mnist_train = base_config["pretrain"]["mnist"]["train"]
+    run_train = base_config["pretrain"]["mnist"]["runs"]["composite"]["train"]
+    assert variant == "composite" and tc.hidden == mnist_train["hidden"]  # domain over defaults
+    assert tc.steps == run_train["steps"] != mnist_train["steps"]  # run over domain
+    assert tc.momentum == base_config["pretrain"]["defaults"]["momentum"]  # defaults underneath
     assert settings["n_in"] == 10 and settings["output"] == "sigmoid"
     with pytest.raises(UserError, match="no run 'nope'"):
         resolve_run(base_config["pretrain"], "mnist", "nope")

@@ -13,7 +13,10 @@ from videolstm.train import labreport_domain, resolve_run
 validate_config(config, source="the workflow configuration")
 validate(config, str(SCHEMA_PATH))
 
-RESULTS = "results"
+RESULTS = config.get("results_dir", "results")
+# which halves of the paper this configuration runs (config key `parts`; default all)
+PARTS = set(config.get("parts", ["mnist", "labreport", "video"]))
+VIDEO_DOMAINS = ("patches", "percepts_rgb", "percepts_flow")
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 CONDA_ENV = "../../envs/videolstm.yaml"
@@ -31,6 +34,12 @@ def cfg_json(*keys):
 
 def pretrain_runs(domain):
     """Names of the configured pretraining runs of a domain (mnist, patches, percepts_rgb, ...)."""
+    if (
+        (domain == "labreport" and "labreport" not in PARTS)
+        or (domain == "mnist" and "mnist" not in PARTS)
+        or (domain in VIDEO_DOMAINS and "video" not in PARTS)
+    ):
+        return []
     if domain == "labreport":
         return sorted(labreport_domain(config["pretrain"])["runs"])
     return sorted(config["pretrain"].get(domain, {}).get("runs", {}))
@@ -71,6 +80,8 @@ def pretrain_targets(domain):
 
 
 def mnist_targets():
+    if not PARTS & {"mnist", "labreport"}:
+        return []
     return (
         [f"{RESULTS}/data/moving_mnist/test.npy"]
         + pretrain_targets("mnist")
@@ -81,8 +92,9 @@ def mnist_targets():
 
 def all_targets():
     targets = list(mnist_targets())
-    for extra in OPTIONAL_TARGETS:
-        targets.extend(extra())
+    if "video" in PARTS:  # action recognition and everything it needs
+        for extra in OPTIONAL_TARGETS:
+            targets.extend(extra())
     return targets
 
 
@@ -94,7 +106,6 @@ OPTIONAL_TARGETS = []
 from videolstm.commands.mnist_results import TABLE2_RUNS
 
 MNIST_SETS = f"{RESULTS}/data/moving_mnist"
-FIGURE_RUNS = ("composite_1layer", "composite", "composite_cond")
 
 
 def table2_runs():
@@ -119,7 +130,40 @@ def table2_inputs(wildcards):
     return {
         "mnist": table2_mnist_evals(),
         "patches": [f"{RESULTS}/eval/patches/{r}.json" for r in table2_patches_runs()],
+        "baselines": table2_baseline_files(),
     }
+
+
+def table2_baseline_files():
+    """The 'no learning' rows of Table 2: Moving MNIST always, patches when patches are run."""
+    files = [f"{RESULTS}/eval/baselines/mnist.json"]
+    if table2_patches_runs():
+        files.append(f"{RESULTS}/eval/baselines/patches.json")
+    return files
+
+
+def table2_baseline_args(wildcards):
+    args = f"--mnist-baselines {RESULTS}/eval/baselines/mnist.json"
+    if table2_patches_runs():
+        args += f" --patches-baselines {RESULTS}/eval/baselines/patches.json"
+    return args
+
+
+def baselines_cfg_json(domain):
+    """What a baselines step depends on: the digits and generator (mnist) and n_in / n_future."""
+    picked = json.loads(cfg_json("mnist") if domain == "mnist" else cfg_json())
+    _, _, settings = resolve_run_settings(domain)
+    picked["pretrain"] = {domain: {k: settings[k] for k in ("n_in", "n_future")}}
+    return json.dumps(picked, sort_keys=True)
+
+
+def resolve_run_settings(domain):
+    runs = pretrain_runs(domain)
+    if not runs:
+        from videolstm.train import DOMAIN_DEFAULTS
+
+        return None, None, DOMAIN_DEFAULTS[domain]
+    return resolve_run(config["pretrain"], domain, runs[0])
 
 
 def table2_patches_args(wildcards):
@@ -145,12 +189,20 @@ def labreport_args():
     return f"--eval {evals} --checkpoint {ckpts}"
 
 
+def figure_runs():
+    """The run behind each figure role; without a composite_1layer run, the composite (the
+    embedded config's composite has 1 layer)."""
+    runs = pretrain_runs("mnist")
+    one_layer = "composite_1layer" if "composite_1layer" in runs else "composite"
+    return {"composite_1layer": one_layer, "composite": "composite", "composite_cond": "composite_cond"}
+
+
 def figure_checkpoints():
-    return [f"{RESULTS}/pretrain/mnist/{r}/final.pt" for r in FIGURE_RUNS]
+    return sorted({f"{RESULTS}/pretrain/mnist/{r}/final.pt" for r in figure_runs().values()})
 
 
 def figure_checkpoint_args():
-    return " ".join(f"{r}={RESULTS}/pretrain/mnist/{r}/final.pt" for r in FIGURE_RUNS)
+    return " ".join(f"{role}={RESULTS}/pretrain/mnist/{r}/final.pt" for role, r in figure_runs().items())
 
 
 def mnist_result_targets():
@@ -162,7 +214,7 @@ def mnist_result_targets():
     if pretrain_runs("labreport"):
         targets += [f"{RESULTS}/tables/labreport.{e}" for e in ("csv", "md", "tex")]
         targets.append(f"{RESULTS}/figures/labreport_reconstructions.png")
-    if all(r in pretrain_runs("mnist") for r in FIGURE_RUNS):
+    if all(r in pretrain_runs("mnist") for r in figure_runs().values()):
         targets += [f"{RESULTS}/figures/{n}" for n in MNIST_FIGURES]
     return targets
 

@@ -147,3 +147,13 @@ def test_index_cli_fails_with_summary_unless_skipping(tmp_path, embedded, capsys
     frame = vindex.read_index(out)
     assert (frame["status"] != "ok").sum() == 2
     assert set(frame.loc[frame["status"] != "ok", "reason"].str.len() > 0) == {True}
+
+
+@pytest.mark.parametrize("name, cls, group", [
+    ("Parkour_Dive_dive_f_cm_np1_ri_bad_0.avi", "dive", "Parkour_Dive"),
+    ("How_To_Pour_Ice_Tea_pour_u_nm_np1_fr_goo_0.avi", "pour", "How_To_Pour_Ice_Tea"),
+    ("April_09_brush_hair_u_nm_np1_ba_goo_0.avi", "brush_hair", "April_09"),
+    ("Catch_the_ball_catch_f_cm_np1_le_bad_1.avi", "catch", "Catch_the_ball"),
+])
+def test_hmdb51_group_is_the_source_even_when_it_contains_the_class(name, cls, group):
+    assert vindex._hmdb_group(name, cls) == group

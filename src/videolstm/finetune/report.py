@@ -131,6 +131,7 @@ def figure12(runs, cfg, out_dir) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     import seaborn as sns
 
     df = figure12_data(runs, cfg)
@@ -148,6 +149,10 @@ def figure12(runs, cfg, out_dir) -> list[Path]:
             ax.errorbar(g["videos_per_class"], g["mean_acc"], yerr=g["std_acc"], marker="o",
                         capsize=3, label=model, color=palette.get(model))
         ax.set_xscale("log")
+        # the sizes as plain numbers (1, 2, 5, 10, ...), not as powers of ten
+        sizes = sorted(set(d["videos_per_class"]))
+        ax.set_xticks(sizes, [f"{v:g}" for v in sizes])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_xlabel("labelled training videos per class (log scale)")
         ax.set_ylabel("video-level accuracy (%)")
         ax.set_title(ds)

@@ -197,7 +197,20 @@ def parse_hmdb51(root: Path, splits_dir: Path | None = None) -> pd.DataFrame:
 
 
 def _hmdb_group(name: str, cls: str) -> str:
-    pos = name.lower().find(f"_{cls.lower()}_")
+    """The source clip of an HMDB-51 video: <source>_<class>_<6 attribute fields>.avi.
+
+    The source may itself contain the class word (`Parkour_Dive_dive_f_cm_np1_ri_bad_0`,
+    `How_To_Pour_Ice_Tea_pour_u_nm_np1_fr_goo_0`), so the class is matched just before the six
+    trailing attribute fields (body, camera, people, view, quality, index), not at its first
+    occurrence.
+    """
+    fields = Path(name).stem.split("_")
+    suffix = f"_{cls.lower()}"
+    if len(fields) > 6:
+        prefix = "_".join(fields[:-6])
+        if prefix.lower().endswith(suffix) and len(prefix) > len(suffix):
+            return prefix[: -len(suffix)]
+    pos = name.lower().rfind(suffix + "_")
     return name[:pos] if pos > 0 else ""
 
 

@@ -88,3 +88,21 @@ def test_identical_bytes_across_runs(tmp_path):
 def test_missing_provenance_is_user_error(tmp_path):
     with pytest.raises(UserError, match="extractor"):
         write_table("table3", _ours(), tmp_path, {"config": "x", "data_source": "real"})
+
+
+def test_action_tables_carry_a_chance_row(tmp_path):
+    from videolstm.finetune import report
+
+    runs = pd.DataFrame([
+        {"init": init, "dataset": ds, "stream": "rgb", "size": "all", "video_acc": acc,
+         "extractor": "pixels", "split": 1, "n_classes": classes, "n_train": 40}
+        for init, acc in (("single_frame", 30.0), ("baseline", 40.0), ("composite", 50.0))
+        for ds, classes in (("ucf101", 8), ("hmdb51", 5))
+    ])
+    cfg = {"config_name": "unit", "data_source": "embedded",
+           "finetune": {"pretrained": "composite", "small": {"ucf101": 2, "hmdb51": 2}}}
+    report.table1(runs, cfg, tmp_path)
+    rows = {(r["row"], r["column"]): r for r in _read_csv(tmp_path / "table1.csv")}
+    assert float(rows[(report.CHANCE_ROW, "UCF-101 RGB")]["ours"]) == 12.5
+    assert float(rows[(report.CHANCE_ROW, "HMDB-51 RGB")]["ours"]) == 20.0
+    assert (report.CHANCE_ROW, "UCF-101 1-frame flow") not in rows  # no flow runs, no chance cell

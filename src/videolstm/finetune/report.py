@@ -42,6 +42,22 @@ def _cell(runs: pd.DataFrame, row: str, column: str, **where) -> dict | None:
             "spread": acc.std(ddof=0) if len(acc) > 1 else float("nan"), "n": len(acc)}
 
 
+CHANCE_ROW = "Chance (100 / classes)"
+
+
+def _chance(runs: pd.DataFrame, columns: list[tuple[str, str, str | None]]) -> list[dict]:
+    """What 'no learning' scores: one cell per (column title, dataset, stream or None = any)
+    that has runs behind it."""
+    cells = []
+    for title, ds, stream in columns:
+        sel = runs[(runs["dataset"] == ds) & ((runs["stream"] == stream) if stream else True)]
+        classes = sel["n_classes"]
+        if not classes.empty:
+            cells.append({"row": CHANCE_ROW, "column": title, "value": 100.0 / int(classes.iloc[0]),
+                          "spread": float("nan"), "n": float("nan")})
+    return cells
+
+
 def _frame(cells) -> pd.DataFrame:
     cells = [c for c in cells if c is not None]
     return pd.DataFrame(cells, columns=["row", "column", "value", "spread", "n"])
@@ -67,6 +83,7 @@ def table1(runs, cfg, out_dir, skipped=None) -> list[Path]:
             ("HMDB-51 RGB", "hmdb51", "rgb")]
     cells = [_cell(runs, rname, cname, init=init, dataset=ds, stream=st, size="all")
              for init, rname in rows.items() for cname, ds, st in cols]
+    cells += _chance(runs, cols)
     return write_table("table1", _frame(cells), out_dir, _provenance(runs, cfg, skipped),
                        note="Video-level accuracy (%) with all labelled training videos.")
 
@@ -80,6 +97,8 @@ def table3(runs, cfg, out_dir, skipped=None) -> list[Path]:
                                stream="rgb", size=str(small.get(ds, ""))))
             cells.append(_cell(runs, rname, title, init=init, dataset=ds, stream="rgb",
                                size="all"))
+    cells += _chance(runs, [(f"{title}{part}", ds, "rgb") for ds, title in DATASET_TITLES.items()
+                            for part in (" small", "")])
     sizes = ", ".join(f"{DATASET_TITLES.get(k, k)} small = {v} videos/class"
                       for k, v in sorted(small.items()))
     return write_table("table3", _frame(cells), out_dir, _provenance(runs, cfg, skipped),
@@ -93,6 +112,7 @@ def table4(runs, cfg, out_dir, skipped=None) -> list[Path]:
             "Composite LSTM Model [RGB+flow]": "+".join(fusion)}
     cells = [_cell(runs, rname, title, init=pre, dataset=ds, stream=st, size="all")
              for rname, st in ours.items() for ds, title in DATASET_TITLES.items()]
+    cells += _chance(runs, [(title, ds, None) for ds, title in DATASET_TITLES.items()])
     paper = paper_numbers()
     quoted = sorted(set(paper[paper.artifact == "table4"]["row"]) - set(ours))
     return write_table(

@@ -30,8 +30,11 @@ reproduce: $(STAMP)
 
 # CPU scale (config/cpu.yaml): Moving MNIST trained for about 80 min on 2 cores, into results-cpu/
 reproduce-cpu: $(STAMP)
+	@date +%s > .cpu-run-start
 	$(BIN)/snakemake --cores $(CORES) --configfile config/cpu.yaml --rerun-incomplete --printshellcmds
-	@echo ">> done: tables in results-cpu/tables/, figures in results-cpu/figures/"
+	$(BIN)/videolstm run-record --results results-cpu --config config/cpu.yaml --start $$(cat .cpu-run-start)
+	@rm -f .cpu-run-start
+	@echo ">> done: tables in results-cpu/tables/, figures in results-cpu/figures/, run.json"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider

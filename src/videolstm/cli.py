@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "videolstm.commands.finetune",
     "videolstm.commands.metrics",
     "videolstm.commands.video",
+    "videolstm.commands.record",
 ]
 
 

@@ -1,5 +1,9 @@
 """pretrain_throughput: training sequences/s of one Composite-model step (fwd, bwd, update).
 
+First, the Moving MNIST models at the shapes the embedded and CPU-scale configs train (1 thread):
+fp32, bf16 autocast (CPUs with native bf16) and the torch.nn.LSTM cell, each also as matmul
+GFLOP/s against the machine's measured matmul peak (bench_gemm.peaks, same run).
+
 Two workloads, both the paper's Composite model (encoder + reconstruction + future decoder,
 unconditioned decoders, 2 layers), at CPU-sized hidden units:
   * Moving MNIST: 4096-d frames (64x64), 10 in / 10 reconstructed / 10 predicted, sigmoid + BCE;
@@ -19,10 +23,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_gemm import peaks  # noqa: E402
 from common import compare, device_name, out_dir_arg, row, write_results  # noqa: E402
 
 from videolstm.lstm import PeepholeLSTM, naive_peephole_forward  # noqa: E402
-from videolstm.models import ModelConfig, build_model  # noqa: E402
+from videolstm.models import VARIANT_DECODERS, ModelConfig, build_model  # noqa: E402
 
 NAME = "pretrain_throughput"
 
@@ -39,12 +44,12 @@ def naive_cell():
 
 def make_step(cell: str, workload: dict, device: str, amp: bool):
     cfg = ModelConfig(
-        input_dim=workload["dim"], hidden=workload["hidden"], layers=2, cell=cell,
-        output=workload["output"], n_in=workload["n_in"], n_recon=workload["n_recon"],
+        input_dim=workload["dim"], hidden=workload["hidden"], layers=workload.get("layers", 2),
+        cell=cell, output=workload["output"], n_in=workload["n_in"], n_recon=workload["n_recon"],
         n_future=workload["n_future"],
     )
     torch.manual_seed(0)
-    model = build_model("composite", cfg).to(device)
+    model = build_model(workload.get("variant", "composite"), cfg).to(device)
     opt = torch.optim.RMSprop(model.parameters(), lr=1e-4)
     n_in, b = workload["n_in"], workload["batch"]
     x = torch.rand(n_in + workload["n_future"], b, workload["dim"], device=device)
@@ -96,12 +101,75 @@ PERCEPTS = dict(label="4096-d percepts composite", dim=4096, output="linear", n_
                 n_recon=16, n_future=13)
 
 
+def train_flops(variant: str, cfg: ModelConfig, batch: int) -> float:
+    """Matmul FLOPs of one training step (forward + backward = 3 x forward) of a Seq2Seq model."""
+    recon, future = VARIANT_DECODERS[variant]
+    h, d, layers = cfg.hidden, cfg.input_dim, cfg.layers
+
+    def lstm(n_steps: int, in_dim: int) -> float:
+        first = in_dim * 4 * h + h * 4 * h
+        rest = (layers - 1) * (h * 4 * h + h * 4 * h)
+        return 2 * n_steps * batch * (first + rest)
+
+    fwd = lstm(cfg.n_in, d)
+    for kind, n in ((recon, cfg.n_recon), (future, cfg.n_future)):
+        if kind:
+            fwd += lstm(n, d if kind == "cond" else 0) + 2 * n * batch * h * d
+    return 3 * fwd
+
+
+def config_rows(peak: dict[str, float], threads: int, repeats: int = 5) -> list[dict]:
+    """The Moving MNIST models at the shapes config.yaml (embedded) and cpu.yaml train: fp32,
+    bf16 autocast and the torch.nn.LSTM cell, in sequences/s and as a fraction of gemm_peak."""
+    torch.set_num_threads(threads)
+    dev = device_name("cpu")  # after set_num_threads: names the thread count
+    rows = []
+    for label, variant, hidden, batch in (("embedded future", "future", 256, 16),
+                                          ("embedded composite", "composite", 256, 16),
+                                          ("cpu.yaml future", "future", 512, 16),
+                                          ("cpu.yaml composite", "composite", 512, 16),
+                                          ("cpu.yaml composite", "composite", 512, 64)):
+        cfg = ModelConfig(input_dim=4096, hidden=hidden, layers=1, output="sigmoid")
+        shape = f"{variant} D=4096 H={hidden} L=1 B={batch} 10/10/10"
+        step = {}
+        for name, cell, amp in (("fp32", "peephole", False), ("bf16", "peephole", True),
+                                ("torch bf16", "torch", True)):
+            if amp and "bf16" not in peak:
+                continue
+            step[name] = make_step(cell, dict(MNIST, hidden=hidden, batch=batch, layers=1,
+                                              variant=variant), "cpu", amp)
+        t = compare(step, repeats=repeats, warmup=2)
+        rate = {k: batch / v for k, v in t.items()}
+        flops = train_flops(variant, cfg, batch)
+        if "bf16" in rate:
+            rows.append(row(NAME, variant=f"{label} bf16 vs fp32", device=dev, shape=shape,
+                            value=rate["bf16"], unit="sequences/s", better="higher",
+                            baseline="same step in fp32", baseline_value=rate["fp32"]))
+            rows.append(row(NAME, variant=f"{label} bf16 vs torch.nn.LSTM bf16", device=dev,
+                            shape=shape, value=rate["bf16"], unit="sequences/s", better="higher",
+                            baseline="torch.nn.LSTM cell path, bf16 (no peepholes)",
+                            baseline_value=rate["torch bf16"]))
+            rows.append(row(NAME, variant=f"{label} bf16 matmul rate vs gemm_peak", device=dev,
+                            shape=shape, value=flops / t["bf16"] / 1e9, unit="GFLOP/s",
+                            better="higher", baseline="gemm_peak bf16 (same threads)",
+                            baseline_value=peak["bf16"],
+                            note="ratio = fraction of the measured bf16 matmul peak"))
+        rows.append(row(NAME, variant=f"{label} fp32 matmul rate vs gemm_peak", device=dev,
+                        shape=shape, value=flops / t["fp32"] / 1e9, unit="GFLOP/s",
+                        better="higher", baseline="gemm_peak fp32 (same threads)",
+                        baseline_value=peak["fp32"],
+                        note="ratio = fraction of the measured fp32 matmul peak"))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     out = out_dir_arg(argv)
     rows = []
+    threads = torch.get_num_threads()
+    rows += config_rows(peaks(1), threads=1)
+    torch.set_num_threads(threads)  # the rows below use every core, as before
     rows += measure("cpu", dict(MNIST, hidden=128, batch=16), repeats=7)
     rows += measure("cpu", dict(PERCEPTS, hidden=256, batch=16), repeats=5)
-    # what bf16 autocast would give on a CPU with avx512_bf16 (training uses it on CUDA only)
     rows += measure("cpu", dict(PERCEPTS, hidden=256, batch=16), repeats=5, amp=True)
     if torch.cuda.is_available():
         paper = dict(hidden=2048, batch=256, note="target on an H100: >= 20,000 sequences/s")

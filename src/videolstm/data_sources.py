@@ -40,7 +40,7 @@ def resize_digits(digits: np.ndarray, size: int) -> np.ndarray:
     """28x28 MNIST digits at another `digit_size` (area interpolation; small test problems)."""
     if digits.shape[1] == size:
         return digits
-    x = torch.from_numpy(digits).float()[:, None]
+    x = torch.from_numpy(np.array(digits, dtype=np.float32))[:, None]
     out = torch.nn.functional.interpolate(x, size=(size, size), mode="area")
     return out[:, 0].round().clamp(0, 255).to(torch.uint8).numpy()
 

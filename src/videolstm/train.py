@@ -290,7 +290,7 @@ def train(
         loss = losses["total"]
         if not torch.isfinite(loss):
             raise UserError(
-                f"{domain}/{run}: the training loss became {float(loss)} at step {step + 1}; "
+                f"{domain}/{run}: the training loss became {float(loss.detach())} at step {step + 1}; "
                 f"stopped. The last good checkpoint is {last if last.exists() else '(none yet)'}. "
                 "Lower pretrain lr or set clip, then rerun (it resumes from last.pt)"
             )

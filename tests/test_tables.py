@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -106,3 +107,15 @@ def test_action_tables_carry_a_chance_row(tmp_path):
     assert float(rows[(report.CHANCE_ROW, "UCF-101 RGB")]["ours"]) == 12.5
     assert float(rows[(report.CHANCE_ROW, "HMDB-51 RGB")]["ours"]) == 20.0
     assert (report.CHANCE_ROW, "UCF-101 1-frame flow") not in rows  # no flow runs, no chance cell
+
+
+def test_cells_average_split_means_and_spread_only_over_samples_within_a_split():
+    from videolstm.finetune.report import split_stats
+
+    # split 1: samples 40, 60 (mean 50, std 10); split 2: samples 80, 80 (mean 80, std 0)
+    runs = pd.DataFrame({"split": [1, 1, 2, 2], "video_acc": [40.0, 60.0, 80.0, 80.0]})
+    value, spread, per_split = split_stats(runs)
+    assert value == 65.0 and per_split == {1: 50.0, 2: 80.0}
+    assert spread == 5.0  # mean of 10 and 0; the 30-point gap between splits is not spread
+    one_each = pd.DataFrame({"split": [1, 2, 3], "video_acc": [10.0, 20.0, 30.0]})
+    assert np.isnan(split_stats(one_each)[1])

@@ -5,8 +5,9 @@ artifact,row,column,value).
 `write_table(artifact, ours, out_dir, provenance)` writes `{out_dir}/{artifact}.{csv,md,tex}`:
 
 - csv: one line per cell, columns row, column, paper, ours, difference (ours - paper), spread, n,
-  status, flag (e.g. 'not learned': no better than a trivial baseline), then the provenance
-  columns (config, data_source, extractor, then any other keys sorted).
+  status, flag (e.g. 'not learned': no better than a trivial baseline), per_split (each split's
+  mean where the value is a mean over splits), then the provenance columns (config, data_source,
+  extractor, then any other keys sorted).
 - md / tex: the table as the paper lays it out (rows x columns), each column split into paper / ours
   / difference, under a header naming the config, the data (embedded or real), the percept extractor
   and skipped videos; embedded results are stated to be a demonstration, not the paper's numbers.
@@ -134,6 +135,7 @@ def build_cells(
             "spread": _num(rec.get("spread")),
             "n": _num(rec.get("n")),
             "flag": str(rec.get("flag") or ""),
+            "per_split": str(rec.get("per_split") or ""),
         }
     rows_found: list[str] = []
     cols_found: list[str] = []
@@ -150,7 +152,8 @@ def build_cells(
             if (r, c) not in paper_val and (r, c) not in mine:
                 continue
             p = paper_val.get((r, c), math.nan)
-            m = mine.get((r, c), {"value": math.nan, "spread": math.nan, "n": math.nan, "flag": ""})
+            m = mine.get((r, c), {"value": math.nan, "spread": math.nan, "n": math.nan, "flag": "",
+                                  "per_split": ""})
             if r in quoted:
                 status = QUOTED
             elif math.isnan(m["value"]):
@@ -161,7 +164,8 @@ def build_cells(
             cells.append(
                 {"row": r, "column": c, "paper": p, "ours": m["value"] if status == "ours" else
                  math.nan, "difference": diff, "spread": m["spread"], "n": m["n"],
-                 "status": status, "flag": m["flag"] if status == "ours" else ""}
+                 "status": status, "flag": m["flag"] if status == "ours" else "",
+                 "per_split": m["per_split"] if status == "ours" else ""}
             )
     return cells, rows, cols
 
@@ -170,14 +174,16 @@ def render_csv(cells: list[dict[str, Any]], prov: dict[str, str]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(
-        ["row", "column", "paper", "ours", "difference", "spread", "n", "status", "flag", *prov]
+        ["row", "column", "paper", "ours", "difference", "spread", "n", "status", "flag", "per_split",
+         *prov]
     )
     for cell in cells:
         n = cell["n"]
         writer.writerow(
             [cell["row"], cell["column"], _csv_num(cell["paper"]), _csv_num(cell["ours"]),
              _csv_num(cell["difference"]), _csv_num(cell["spread"]),
-             "" if math.isnan(n) else str(int(n)), cell["status"], cell["flag"], *prov.values()]
+             "" if math.isnan(n) else str(int(n)), cell["status"], cell["flag"], cell["per_split"],
+             *prov.values()]
         )
     return buf.getvalue()
 
@@ -199,8 +205,9 @@ def _header_lines(artifact: str, prov: dict[str, str], note: str | None) -> list
         )
     lines.append(
         f"'{NOT_RUN}' = a cell of the paper this configuration did not run; '{QUOTED}' = a result "
-        "of other work quoted by the paper (not run here); ours is the mean over splits (and "
-        "samples), +- its standard deviation where there is more than one."
+        "of other work quoted by the paper (not run here); ours is the mean over splits of each "
+        "split's mean over labelled-set samples, +- the standard deviation over samples within a "
+        "split, where there is more than one sample."
     )
     if note:
         lines.append(note)

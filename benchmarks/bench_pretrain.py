@@ -27,7 +27,8 @@ from bench_gemm import peaks  # noqa: E402
 from common import compare, device_name, out_dir_arg, row, write_results  # noqa: E402
 
 from videolstm.lstm import PeepholeLSTM, naive_peephole_forward  # noqa: E402
-from videolstm.models import VARIANT_DECODERS, ModelConfig, build_model  # noqa: E402
+from videolstm.models import ModelConfig, build_model  # noqa: E402
+from videolstm.plan import pretrain_step  # noqa: E402
 
 NAME = "pretrain_throughput"
 
@@ -101,23 +102,6 @@ PERCEPTS = dict(label="4096-d percepts composite", dim=4096, output="linear", n_
                 n_recon=16, n_future=13)
 
 
-def train_flops(variant: str, cfg: ModelConfig, batch: int) -> float:
-    """Matmul FLOPs of one training step (forward + backward = 3 x forward) of a Seq2Seq model."""
-    recon, future = VARIANT_DECODERS[variant]
-    h, d, layers = cfg.hidden, cfg.input_dim, cfg.layers
-
-    def lstm(n_steps: int, in_dim: int) -> float:
-        first = in_dim * 4 * h + h * 4 * h
-        rest = (layers - 1) * (h * 4 * h + h * 4 * h)
-        return 2 * n_steps * batch * (first + rest)
-
-    fwd = lstm(cfg.n_in, d)
-    for kind, n in ((recon, cfg.n_recon), (future, cfg.n_future)):
-        if kind:
-            fwd += lstm(n, d if kind == "cond" else 0) + 2 * n * batch * h * d
-    return 3 * fwd
-
-
 def config_rows(peak: dict[str, float], threads: int, repeats: int = 5) -> list[dict]:
     """The Moving MNIST models at the shapes config.yaml (embedded) and cpu.yaml train: fp32,
     bf16 autocast and the torch.nn.LSTM cell, in sequences/s and as a fraction of gemm_peak."""
@@ -140,7 +124,7 @@ def config_rows(peak: dict[str, float], threads: int, repeats: int = 5) -> list[
                                               variant=variant), "cpu", amp)
         t = compare(step, repeats=repeats, warmup=2)
         rate = {k: batch / v for k, v in t.items()}
-        flops = train_flops(variant, cfg, batch)
+        flops = pretrain_step(variant, cfg, batch)[0]  # counted on the meta device
         if "bf16" in rate:
             rows.append(row(NAME, variant=f"{label} bf16 vs fp32", device=dev, shape=shape,
                             value=rate["bf16"], unit="sequences/s", better="higher",

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "videolstm.commands.metrics",
     "videolstm.commands.video",
     "videolstm.commands.record",
+    "videolstm.commands.plan",
 ]
 
 

@@ -15,6 +15,7 @@ under autocast. Tensors are time-first: (T, B, D).
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -33,6 +34,11 @@ def init_uniform_(weight: Tensor, scheme: str, fan_in: int, authors_scale: float
         else:
             raise ValueError(f"unknown init scheme {scheme!r} (use 'paper' or 'authors')")
         weight.uniform_(-bound, bound)
+
+
+def _no_autocast(device_type: str):
+    """Autocast off inside the fused recurrence (meta tensors, used to count FLOPs, have none)."""
+    return contextlib.nullcontext() if device_type == "meta" else torch.autocast(device_type, enabled=False)
 
 
 def _state_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -67,7 +73,7 @@ class _PeepholeSequence(torch.autograd.Function):
         ctx, gx: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, peephole: Tensor,
         mdt: torch.dtype,
     ):
-        with torch.autocast(gx.device.type, enabled=False):
+        with _no_autocast(gx.device.type):
             n_steps, batch, four_h = gx.shape
             hidden = four_h // 4
             sdt = _state_dtype(mdt)
@@ -103,7 +109,7 @@ class _PeepholeSequence(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, dout: Tensor | None, dh_last: Tensor | None, dc_last: Tensor | None):
         weight_hh, peephole, h0, acts, cs, tcs, out = ctx.saved_tensors
-        with torch.autocast(out.device.type, enabled=False):
+        with _no_autocast(out.device.type):
             mdt, sdt = ctx.mdt, out.dtype
             n_steps, batch, hidden = out.shape
             w = weight_hh.to(mdt)
@@ -155,6 +161,8 @@ class _PeepholeSequence(torch.autograd.Function):
 def _matmul_dtype(gx: Tensor) -> torch.dtype:
     """bf16/fp16 when autocast is on for gx's device (also for an input-less layer), else gx's."""
     device = gx.device.type
+    if device == "meta":  # shape-only runs (videolstm plan counts FLOPs this way): no autocast
+        return gx.dtype
     if gx.dtype.is_floating_point and gx.dtype != torch.float64:
         if torch.is_autocast_enabled(device):
             return torch.get_autocast_dtype(device)

@@ -1,0 +1,298 @@
+"""What a configuration will cost, stage by stage, before anything runs (`videolstm plan`).
+
+Disk is computed from the stored formats (flow fields uint8 (frames, size, size, 2); percepts and
+patches float16; checkpoints float32 weights plus optimiser state, last.pt and final.pt).
+Compute is counted, not timed: matmul/conv FLOPs of the actual models, built on PyTorch's meta
+device and run through `torch.utils.flop_counter` (forward + backward for training). Optical flow
+(OpenCV DIS) has no FLOP count; its frame count is given. No wall time is estimated: divide by what
+your hardware sustains (`make bench` measures this machine's matmul peak).
+
+Frame counts come from the dataset indexes when they exist (results/data/index/<dataset>.csv, the
+`n_frames` of usable videos); for the embedded videos, from their configured sizes; for real
+datasets without an index, they are unknown until `videolstm index` (or the data stage) has run,
+and the stages that need them say so instead of guessing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+EMBEDDED_FPS = 25  # the embedded generator writes 25 fps videos (video/synth.py)
+OFFICIAL_CLASSES = {"ucf101": 101, "hmdb51": 51}  # the real datasets' class counts
+ASSUMED_CLIP_FPS = 25  # unlabelled clips without a manifest: frames = seconds x 25 (stated)
+
+
+@dataclass
+class Item:
+    stage: str
+    what: str
+    disk_bytes: float | None = 0.0
+    flops: float | None = 0.0
+    note: str = ""
+
+
+@dataclass
+class Plan:
+    config_name: str
+    items: list[Item] = field(default_factory=list)
+
+    def totals(self) -> pd.DataFrame:
+        """Per stage: the sums of what is known, and how many items are unknown."""
+        df = pd.DataFrame([i.__dict__ for i in self.items])
+        return df.groupby("stage", sort=False).agg(
+            disk_bytes=("disk_bytes", lambda s: s.sum()), disk_unknown=("disk_bytes", lambda s: s.isna().sum()),
+            flops=("flops", lambda s: s.sum()), flops_unknown=("flops", lambda s: s.isna().sum()))
+
+
+# ---------------------------------------------------------------------------------------------
+# frame counts
+
+
+def dataset_frames(cfg: dict, results: Path, name: str) -> tuple[int | None, str]:
+    """(frames of the usable videos of a labelled dataset, where the number comes from)."""
+    index = results / "data" / "index" / f"{name}.csv"
+    if index.is_file():
+        frame = pd.read_csv(index, keep_default_na=False)
+        ok = frame[frame["status"] == "ok"]
+        return int(pd.to_numeric(ok["n_frames"]).sum()), f"index {index}"
+    if not (cfg.get("datasets", {}).get(name) or {}).get("root"):
+        v = cfg.get("video", {}).get(name, {})
+        n = v.get("classes", 0) * v.get("groups", 0) * v.get("clips_per_group", 0)
+        return int(n * round(v.get("seconds", 0) * EMBEDDED_FPS)), "embedded video sizes"
+    return None, f"unknown until its index is built (videolstm index --dataset {name} ...)"
+
+
+def dataset_classes(cfg: dict, results: Path, name: str) -> int:
+    """Classes of a labelled dataset: from its index, the embedded sizes, or the official count."""
+    index = results / "data" / "index" / f"{name}.csv"
+    if index.is_file():
+        return int(pd.read_csv(index, keep_default_na=False)["label"].nunique())
+    if not (cfg.get("datasets", {}).get(name) or {}).get("root"):
+        return int(cfg.get("video", {}).get(name, {}).get("classes", 1))
+    return OFFICIAL_CLASSES.get(name, 1)
+
+
+def unlabelled_frames(cfg: dict, results: Path) -> tuple[int | None, str]:
+    manifest = results / "data" / "clips" / "unlabelled.csv"
+    clips = cfg.get("clips", {})
+    seconds = float(clips.get("seconds", 10.0))
+    if manifest.is_file():
+        n = len(pd.read_csv(manifest))
+        return int(n * seconds * ASSUMED_CLIP_FPS), f"clip manifest ({n} clips x {seconds:g} s x 25 fps)"
+    if not (cfg.get("datasets", {}).get("unlabelled") or {}).get("root"):
+        v = cfg.get("video", {}).get("unlabelled", {})
+        per = max(1, int(v.get("seconds", 0) // max(seconds, 1e-9)))
+        n = v.get("videos", 0) * min(per, clips.get("per_video", 1))
+        return int(n * seconds * EMBEDDED_FPS), "embedded video sizes"
+    if clips.get("max_clips"):
+        n = int(clips["max_clips"])
+        return int(n * seconds * ASSUMED_CLIP_FPS), f"clips.max_clips ({n} x {seconds:g} s x 25 fps)"
+    return None, "unknown until the clips are cut (no clips.max_clips)"
+
+
+# ---------------------------------------------------------------------------------------------
+# FLOPs of the real models on the meta device
+
+
+def _count(fn) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return float(counter.get_total_flops())
+
+
+def vgg16_fc6_flops() -> float:
+    import torch
+
+    from videolstm.video.percepts import build_vgg16
+
+    with torch.device("meta"):
+        model = build_vgg16()
+    return _count(lambda: model.fc6(torch.empty(1, 3, 224, 224, device="meta")))
+
+
+def temporal_cnn_flops(cnn: dict, size: int, length: int, classes: int, train: bool) -> float:
+    import torch
+
+    from videolstm.video.temporal_cnn import TemporalCNN
+
+    with torch.device("meta"):
+        model = TemporalCNN(2 * length, size, classes, cnn["convs"], cnn["fc6"], cnn["fc7"], 0.0)
+    x = torch.empty(1, 2 * length, size, size, device="meta")
+    if train:
+        return _count(lambda: model(x).sum().backward())
+    return _count(lambda: model.features6(x))
+
+
+def pretrain_step(variant: str, mcfg, batch: int) -> tuple[float, int]:
+    """(FLOPs of one training step, number of parameters) of a pretraining model."""
+    import torch
+
+    from videolstm.models import build_model
+
+    with torch.device("meta"):
+        model = build_model(variant, mcfg)
+    x = torch.empty(mcfg.n_in + mcfg.n_future, batch, mcfg.input_dim, device="meta")
+    flops = _count(lambda: model.losses(x[: mcfg.n_in], x[mcfg.n_in:])["total"].backward())
+    return flops, sum(p.numel() for p in model.parameters())
+
+
+def classifier_step(dim: int, hidden: int, layers: int, classes: int, block: int, batch: int) -> float:
+    import torch
+
+    from videolstm.lstm import StackedLSTM
+
+    with torch.device("meta"):
+        lstm = StackedLSTM(dim, hidden, layers)
+        head = torch.nn.Linear(hidden, classes)
+    x = torch.empty(block, batch, dim, device="meta")
+    return _count(lambda: head(lstm(x)[0]).sum().backward())
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def percept_dim(cfg: dict, kind: str) -> int:
+    if kind == "rgb":
+        rgb = cfg["percepts"]["rgb"]
+        if rgb.get("extractor") == "vgg16_fc6":
+            return 4096
+        return int(rgb.get("size", 16)) ** 2 * (1 if rgb.get("grey") else 3)
+    return int(cfg["flow"]["cnn"]["fc6"])
+
+
+OPT_STATES = {"sgd": 1, "rmsprop": 1, "adam": 2}
+
+
+def make_plan(cfg: dict, results: str | Path = "results") -> Plan:
+    """Every stage the configuration runs, with its disk and FLOPs (module docstring)."""
+    from videolstm.finetune.sweep import plan_runs
+    from videolstm.models import ModelConfig
+    from videolstm.train import labreport_domain, model_config_for, resolve_run
+    from videolstm.video.workflow import LABELLED, PERCEPT_DATASETS, percept_kinds
+
+    results = Path(cfg.get("results_dir") or results)
+    parts = set(cfg.get("parts", ["mnist", "labreport", "video"]))
+    plan = Plan(cfg.get("config_name", "?"))
+    frames, source = {}, {}
+    for d in LABELLED:
+        frames[d], source[d] = dataset_frames(cfg, results, d)
+    frames["unlabelled"], source["unlabelled"] = unlabelled_frames(cfg, results)
+
+    def per_frame(n, bytes_per_frame, flops_per_frame):
+        return (None if n is None else n * bytes_per_frame,
+                None if n is None or flops_per_frame is None else n * flops_per_frame)
+
+    if "video" in parts:
+        kinds = percept_kinds(cfg)
+        flow_kinds = [k for k in kinds if k in ("flow", "flowstack")]
+        size = int(cfg["flow"]["size"])
+        if flow_kinds:
+            for d in PERCEPT_DATASETS:
+                disk, _ = per_frame(frames[d], 2 * size * size, 0)
+                plan.items.append(Item("data", f"optical flow fields: {d}", disk, None,
+                                       f"{frames[d] or '?'} frames ({source[d]}); DIS, not FLOP-counted"))
+            cnn = cfg["flow"]["cnn"]
+            classes = dataset_classes(cfg, results, cnn.get("dataset", "ucf101"))
+            for k in flow_kinds:
+                length = 10 if k == "flowstack" else 1
+                step = temporal_cnn_flops(cnn, size, length, classes, train=True)
+                plan.items.append(Item("data", f"temporal CNN training ({k})", 0.0,
+                                       step * cnn["batch_size"] * cnn["steps"],
+                                       f"{cnn['steps']} steps x batch {cnn['batch_size']}"))
+        p = cfg["patches"]
+        n_seq = p["train_sequences"] + p["valid_sequences"]
+        plan.items.append(Item("data", "image patches", n_seq * p["seq_len"] * 3 * p["size"] ** 2 * 2, 0.0,
+                               f"{n_seq} sequences of {p['seq_len']} frames"))
+        vgg = vgg16_fc6_flops() if cfg["percepts"]["rgb"].get("extractor") == "vgg16_fc6" else 0.0
+        for d in PERCEPT_DATASETS:
+            for k in kinds:
+                dim = percept_dim(cfg, k)
+                if k == "rgb":
+                    fpf = vgg
+                else:
+                    fpf = temporal_cnn_flops(cfg["flow"]["cnn"], size, 10 if k == "flowstack" else 1,
+                                             2, train=False)
+                disk, flops = per_frame(frames[d], 2 * dim, fpf)
+                plan.items.append(Item("percepts", f"{k} percepts: {d}", disk, flops,
+                                       f"{dim}-d float16; {source[d]}"))
+
+    pre = cfg["pretrain"]
+    domains = [d for d in ("mnist", "labreport") if d in parts]
+    if "video" in parts:
+        domains += ["patches", "percepts_rgb", "percepts_flow"]
+    input_dims = {"mnist": 4096, "labreport": 4096,
+                  "patches": 3 * int(cfg["patches"]["size"]) ** 2,
+                  "percepts_rgb": percept_dim(cfg, "rgb"), "percepts_flow": percept_dim(cfg, "flow")}
+    for domain in domains:
+        runs = labreport_domain(pre)["runs"] if domain == "labreport" else (pre.get(domain) or {}).get("runs", {})
+        for run in runs:
+            variant, tc, settings = resolve_run(pre, domain, run)
+            if variant == "convlstm":
+                plan.items.append(Item("pretrain", f"{domain}/{run}", None, None,
+                                       "ConvLSTM: not counted"))
+                continue
+            mcfg: ModelConfig = model_config_for(variant, tc, settings, input_dims[domain], {})
+            step, params = pretrain_step(variant, mcfg, tc.batch_size)
+            disk = params * 4 * (1 + OPT_STATES.get(tc.optimizer, 2)) * 2
+            plan.items.append(Item("pretrain", f"{domain}/{run}", disk, step * tc.steps,
+                                   f"{variant} {tc.layers} x {tc.hidden}, {tc.steps} steps x batch "
+                                   f"{tc.batch_size}, {params / 1e6:.1f} M parameters"))
+
+    if "video" in parts:
+        ft = cfg["finetune"]
+        lstm = ft["lstm"]
+        for d in ft["datasets"]:
+            runs = plan_runs(ft, d)
+            lstm_runs = [r for r in runs if r.init != "single_frame"]
+            for stream in sorted({r.stream for r in lstm_runs}):
+                domain = ft["streams"][stream].get("domain") or "percepts_rgb"
+                _, tc, _ = resolve_run(pre, domain, next(iter(pre[domain]["runs"])))
+                classes = dataset_classes(cfg, results, d)
+                step = classifier_step(input_dims[domain], tc.hidden, tc.layers, classes,
+                                       lstm.get("block", 16), lstm.get("batch_size", 128))
+                n = sum(r.stream == stream for r in lstm_runs) * len(ft["splits"])
+                plan.items.append(Item("finetune", f"{d} {stream} LSTM classifiers", 0.0,
+                                       step * lstm.get("steps", 200) * n,
+                                       f"{n} runs x {lstm.get('steps')} steps"))
+    return plan
+
+
+def _human(value: float | None, unit: str, scale: float, suffixes: list[str]) -> str:
+    if value is None or pd.isna(value):
+        return "unknown"
+    for s in suffixes:
+        if abs(value) < scale or s == suffixes[-1]:
+            return f"{value:,.1f} {s}{unit}"
+        value /= scale
+    return ""
+
+
+def bytes_text(n: float | None) -> str:
+    return _human(n, "B", 1024.0, ["", "Ki", "Mi", "Gi", "Ti", "Pi"])
+
+
+def flops_text(n: float | None) -> str:
+    return _human(n, "FLOP", 1000.0, ["", "k", "M", "G", "T", "P", "E"])
+
+
+def render(plan: Plan) -> str:
+    lines = [f"plan for config '{plan.config_name}': disk written and FLOPs counted per stage",
+             f"{'stage':10s} {'item':44s} {'disk':>12s} {'compute':>14s}  note"]
+    for i in plan.items:
+        lines.append(f"{i.stage:10s} {i.what[:44]:44s} {bytes_text(i.disk_bytes):>12s} "
+                     f"{flops_text(i.flops):>14s}  {i.note}")
+    lines.append("")
+    lines.append("per stage:")
+    for stage, row in plan.totals().iterrows():
+        unknown = [f"{int(row[k])} {what} unknown" for k, what in
+                   (("disk_unknown", "disk item(s)"), ("flops_unknown", "compute item(s)")) if row[k]]
+        lines.append(f"{stage:10s} disk {bytes_text(row['disk_bytes']):>12s}   compute "
+                     f"{flops_text(row['flops']):>14s}" + (f"   + {', '.join(unknown)}" if unknown else ""))
+    lines.append("'unknown' = needs a frame count or a model this plan cannot count (see notes). "
+                 "No wall time is estimated: divide the FLOPs by what your hardware sustains.")
+    return "\n".join(lines) + "\n"

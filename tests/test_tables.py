@@ -119,3 +119,18 @@ def test_cells_average_split_means_and_spread_only_over_samples_within_a_split()
     assert spread == 5.0  # mean of 10 and 0; the 30-point gap between splits is not spread
     one_each = pd.DataFrame({"split": [1, 2, 3], "video_acc": [10.0, 20.0, 30.0]})
     assert np.isnan(split_stats(one_each)[1])
+
+
+def test_table1_flow_single_frame_is_the_temporal_cnns_own_accuracy(tmp_path):
+    from videolstm.finetune import report
+
+    runs = pd.DataFrame([
+        {"init": init, "dataset": "ucf101", "stream": stream, "size": "all", "video_acc": 40.0,
+         "extractor": "x", "split": 1, "n_classes": 8, "n_train": 40}
+        for init in ("single_frame", "baseline", "composite") for stream in ("rgb", "flow")])
+    cfg = {"config_name": "unit", "data_source": "embedded", "finetune": {"pretrained": "composite"}}
+    report.table1(runs, cfg, tmp_path, temporal_cnn={"test_video_accuracy": 0.625, "split": 1})
+    rows = {(r["row"], r["column"]): r for r in _read_csv(tmp_path / "table1.csv")}
+    assert float(rows[("Single Frame", report.FLOW_COLUMN)]["ours"]) == 62.5
+    assert float(rows[("Single Frame", "UCF-101 RGB")]["ours"]) == 40.0  # RGB keeps the regression
+    assert "temporal-stream CNN's own video accuracy" in (tmp_path / "table1.md").read_text()

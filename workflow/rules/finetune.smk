@@ -40,6 +40,7 @@ rule finetune:
 rule tables_actions:
     input:
         runs=ft_workflow.split_csvs(config, RESULTS),
+        cnn=ft_workflow.temporal_cnn_metrics(config, RESULTS),
     output:
         report(
             multiext(f"{RESULTS}/tables/table1", ".csv", ".md", ".tex"),
@@ -58,6 +59,7 @@ rule tables_actions:
         ),
     params:
         cfg=cfg_json("finetune"),
+        cnn=lambda wildcards, input: f"--temporal-cnn {input.cnn}" if input.cnn else "",
         out_dir=ft_workflow.out_dir,
     log:
         f"{LOGS}/finetune/tables_actions.log",
@@ -71,7 +73,7 @@ rule tables_actions:
         CONDA_ENV
     shell:
         "videolstm tables-actions --cfg {params.cfg:q} --runs {input.runs}"
-        " --out-dir {params.out_dir} > {log} 2>&1"
+        " {params.cnn} --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule figure12:

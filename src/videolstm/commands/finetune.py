@@ -31,6 +31,8 @@ def add_parser(sub) -> None:
     t = sub.add_parser("tables-actions", help="Tables 1, 3 and 4 from fine-tuning results")
     t.add_argument("--cfg", required=True)
     t.add_argument("--runs", nargs="+", required=True, help="per-split CSVs of `finetune`")
+    t.add_argument("--temporal-cnn", default=None, metavar="JSON",
+                   help="metrics of the single-field temporal CNN: Table 1's flow single-frame cell")
     t.add_argument("--out-dir", required=True)
     t.set_defaults(func=cmd_tables)
 
@@ -90,7 +92,15 @@ def cmd_tables(args) -> int:
     cfg = _cfg(args.cfg)
     runs = report.read_runs(args.runs)
     skipped = _skipped(args.runs)
-    for fn in (report.table1, report.table3, report.table4):
+    cnn = None
+    if args.temporal_cnn:
+        path = Path(args.temporal_cnn)
+        if not path.is_file():
+            raise UserError(f"temporal CNN metrics {path} do not exist; run its training step first")
+        cnn = json.loads(path.read_text())
+    for path in report.table1(runs, cfg, args.out_dir, skipped, temporal_cnn=cnn):
+        print(f"wrote {path}")
+    for fn in (report.table3, report.table4):
         for path in fn(runs, cfg, args.out_dir, skipped):
             print(f"wrote {path}")
     return 0

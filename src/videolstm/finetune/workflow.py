@@ -40,3 +40,13 @@ def out_dir(wildcards, output) -> str:
     import os
 
     return os.path.dirname(output[0])
+
+
+def temporal_cnn_metrics(config: dict, results: str) -> list[str]:
+    """Table 1's flow 'Single Frame' cell: the single-field temporal CNN's own test accuracy."""
+    from videolstm.video.workflow import percept_kinds
+
+    streams = (config.get("finetune") or {}).get("streams") or {}
+    if "flow" in percept_kinds(config) and any(s.get("kind") == "flow" for s in streams.values()):
+        return [f"{results}/data/temporal_cnn/flow.json"]
+    return []

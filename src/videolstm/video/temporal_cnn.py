@@ -180,7 +180,8 @@ def train(flow_path: str | Path, index_path: str | Path, kind: str, cfg: CNNConf
         if (step + 1) % max(1, cfg.steps // 10) == 0:
             log(f"step {step + 1}/{cfg.steps} loss {np.mean(losses[-20:]):.4f}")
     log(f"trained {cfg.steps} steps in {time.perf_counter() - t0:.1f} s")
-    metrics = {"kind": kind, "stack": length, "train_videos": int(len(train_v)),
+    metrics = {"kind": kind, "stack": length, "dataset": cfg.dataset, "split": cfg.split,
+               "train_videos": int(len(train_v)),
                "test_videos": int(len(test_v)), "steps": cfg.steps,
                "final_loss": float(np.mean(losses[-20:]))}
     model.eval()

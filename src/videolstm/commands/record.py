@@ -23,6 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--results", required=True, help="the run's results folder")
     p.add_argument("--config", required=True, help="the config file the run used")
     p.add_argument("--start", required=True, type=float, help="start time, seconds since the epoch")
+    p.add_argument("--commit", default=None, help="what code ran, when not this checkout's HEAD")
     p.set_defaults(func=run)
 
 
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     wall = time.time() - args.start
     jobs = job_seconds(results / "benchmarks")
     record = {
-        "config": args.config, "commit": _commit(), "wall_seconds": round(wall, 1),
+        "config": args.config, "commit": args.commit or _commit(), "wall_seconds": round(wall, 1),
         "wall": f"{int(wall // 60)} min {int(wall % 60)} s",
         "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "native_bf16": cpu_has_native_bf16(),
                     "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,

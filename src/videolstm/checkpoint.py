@@ -6,6 +6,7 @@ optimizer, step, rng (torch and data-stream states), metrics (rows so far). Writ
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +23,24 @@ def save(path: str | Path, payload: dict[str, Any]) -> None:
     atomic_torch_save(path, {"format": FORMAT, **payload})
 
 
+def safe_torch_load(path: Path, what: str, fix: str) -> Any:
+    """torch.load that never executes code: weights_only=True admits tensors and plain types only
+    (checkpoints come from shared DVC remotes); anything else is refused with one clear line."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise UserError(f"{what} {path} holds objects other than tensors and plain data; refused "
+                        f"without running them (it may be hostile). {fix}") from exc
+    except Exception as exc:  # torch raises many types for a damaged or truncated file
+        raise UserError(f"{what} {path} cannot be read ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else ''}); {fix}") from exc
+
+
 def load(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"checkpoint {path} does not exist; run its pretraining step first")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises many types for a damaged file
-        raise UserError(f"checkpoint {path} cannot be read ({exc}); delete it and rerun") from exc
+    ckpt = safe_torch_load(path, "checkpoint", "delete it and rerun its pretraining step")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UserError(f"{path} is not a videolstm checkpoint (format {FORMAT})")
     return ckpt

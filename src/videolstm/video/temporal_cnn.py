@@ -230,7 +230,11 @@ def load_model(path: str | Path) -> tuple[TemporalCNN, dict]:
     if not path.is_file():
         raise UserError(f"temporal CNN {path} does not exist; train it with "
                         "`videolstm temporal-cnn-train`")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    from videolstm.checkpoint import safe_torch_load
+
+    ckpt = safe_torch_load(path, "temporal CNN", "delete it and rerun its training step")
+    if not isinstance(ckpt, dict) or "config" not in ckpt or "state_dict" not in ckpt:
+        raise UserError(f"{path} is not a temporal CNN checkpoint; delete it and rerun its training step")
     model = TemporalCNN(**ckpt["config"])
     model.load_state_dict(ckpt["state_dict"])
     return model.eval(), ckpt

@@ -157,3 +157,11 @@ def test_index_cli_fails_with_summary_unless_skipping(tmp_path, embedded, capsys
 ])
 def test_hmdb51_group_is_the_source_even_when_it_contains_the_class(name, cls, group):
     assert vindex._hmdb_group(name, cls) == group
+
+
+@pytest.mark.parametrize("entry", ["MoveLeft/../../../outside/x.avi", "/etc/passwd",
+                                   "MoveLeft/../../../../../../etc/passwd"])
+def test_split_entries_outside_the_root_are_refused(tmp_path, entry):
+    with pytest.raises(UserError, match="points outside the dataset root"):
+        vindex.inside_root(tmp_path / "UCF-101", entry)
+    vindex.inside_root(tmp_path / "UCF-101", "MoveLeft/../MoveLeft/v_x.avi")  # stays inside: fine

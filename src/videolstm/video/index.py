@@ -86,6 +86,15 @@ class DiskFiles:
         return self.by_lower.get(rel.replace("\\", "/").lower())
 
 
+def inside_root(root: Path, listed: str) -> None:
+    """Refuse a split-file entry that points outside the dataset root (absolute, or '..' up)."""
+    rel = Path(listed.replace("\\", "/"))
+    resolved = os.path.normpath(os.path.join(str(root), str(rel)))
+    if rel.is_absolute() or os.path.relpath(resolved, os.path.normpath(str(root))).startswith(".."):
+        raise UserError(f"split-file entry {listed!r} points outside the dataset root {root}; "
+                        "refused (fix or remove that line of the split file)")
+
+
 def _norm_class(name: str) -> str:
     return name.strip().lower()
 
@@ -235,6 +244,7 @@ def parse_folder(root: Path) -> pd.DataFrame:
 def _with_paths(root: Path, rows: list[dict], disk: DiskFiles | None = None) -> pd.DataFrame:
     disk = disk or DiskFiles(root)
     for row in rows:
+        inside_root(root, row["listed"])
         row["path"] = disk.find(row["listed"]) or row["listed"]
         del row["listed"]
     frame = pd.DataFrame(rows)

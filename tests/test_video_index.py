@@ -165,3 +165,4 @@ def test_split_entries_outside_the_root_are_refused(tmp_path, entry):
     with pytest.raises(UserError, match="points outside the dataset root"):
         vindex.inside_root(tmp_path / "UCF-101", entry)
     vindex.inside_root(tmp_path / "UCF-101", "MoveLeft/../MoveLeft/v_x.avi")  # stays inside: fine
+    vindex.inside_root(tmp_path / "UCF-101", "..clip.avi")  # a name starting with dots is inside

@@ -80,8 +80,9 @@ def unlabelled_frames(cfg: dict, results: Path) -> tuple[int | None, str]:
     clips = cfg.get("clips", {})
     seconds = float(clips.get("seconds", 10.0))
     if manifest.is_file():
-        n = len(pd.read_csv(manifest))
-        return int(n * seconds * ASSUMED_CLIP_FPS), f"clip manifest ({n} clips x {seconds:g} s x 25 fps)"
+        m = pd.read_csv(manifest, keep_default_na=False)
+        ok = m[m["status"] == "ok"]
+        return int(pd.to_numeric(ok["n_frames"]).sum()), f"clip manifest ({len(ok)} usable clips)"
     if not (cfg.get("datasets", {}).get("unlabelled") or {}).get("root"):
         v = cfg.get("video", {}).get("unlabelled", {})
         per = max(1, int(v.get("seconds", 0) // max(seconds, 1e-9)))
@@ -168,14 +169,14 @@ def percept_dim(cfg: dict, kind: str) -> int:
 OPT_STATES = {"sgd": 1, "rmsprop": 1, "adam": 2}
 
 
-def make_plan(cfg: dict, results: str | Path = "results") -> Plan:
+def make_plan(cfg: dict, results: str | Path | None = None) -> Plan:
     """Every stage the configuration runs, with its disk and FLOPs (module docstring)."""
     from videolstm.finetune.sweep import plan_runs
     from videolstm.models import ModelConfig
     from videolstm.train import labreport_domain, model_config_for, resolve_run
     from videolstm.video.workflow import LABELLED, PERCEPT_DATASETS, percept_kinds
 
-    results = Path(cfg.get("results_dir") or results)
+    results = Path(results if results is not None else cfg.get("results_dir") or "results")
     parts = set(cfg.get("parts", ["mnist", "labreport", "video"]))
     plan = Plan(cfg.get("config_name", "?"))
     frames, source = {}, {}
@@ -225,7 +226,8 @@ def make_plan(cfg: dict, results: str | Path = "results") -> Plan:
     domains = [d for d in ("mnist", "labreport") if d in parts]
     if "video" in parts:
         domains += ["patches", "percepts_rgb", "percepts_flow"]
-    input_dims = {"mnist": 4096, "labreport": 4096,
+    image = int(cfg["mnist"].get("generator", {}).get("image_size", 64))
+    input_dims = {"mnist": image * image, "labreport": image * image,
                   "patches": 3 * int(cfg["patches"]["size"]) ** 2,
                   "percepts_rgb": percept_dim(cfg, "rgb"), "percepts_flow": percept_dim(cfg, "flow")}
     for domain in domains:
@@ -251,7 +253,10 @@ def make_plan(cfg: dict, results: str | Path = "results") -> Plan:
             lstm_runs = [r for r in runs if r.init != "single_frame"]
             for stream in sorted({r.stream for r in lstm_runs}):
                 domain = ft["streams"][stream].get("domain") or "percepts_rgb"
-                _, tc, _ = resolve_run(pre, domain, next(iter(pre[domain]["runs"])))
+                runs_of = pre[domain]["runs"]
+                ref = next((r for r, v in runs_of.items() if v["variant"] == ft.get("pretrained")),
+                           next(iter(runs_of)))  # the classifier copies the pretrained encoder's shape
+                _, tc, _ = resolve_run(pre, domain, ref)
                 classes = dataset_classes(cfg, results, d)
                 step = classifier_step(input_dims[domain], tc.hidden, tc.layers, classes,
                                        lstm.get("block", 16), lstm.get("batch_size", 128))
@@ -294,5 +299,7 @@ def render(plan: Plan) -> str:
         lines.append(f"{stage:10s} disk {bytes_text(row['disk_bytes']):>12s}   compute "
                      f"{flops_text(row['flops']):>14s}" + (f"   + {', '.join(unknown)}" if unknown else ""))
     lines.append("'unknown' = needs a frame count or a model this plan cannot count (see notes). "
-                 "No wall time is estimated: divide the FLOPs by what your hardware sustains.")
+                 "Not counted: evaluations (validation, test, the temporal CNN's accuracy pass), "
+                 "single-frame classifiers, the temporal CNN's own checkpoint. No wall time is "
+                 "estimated: divide the FLOPs by what your hardware sustains.")
     return "\n".join(lines) + "\n"

@@ -15,7 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plan", help="expected disk and compute per stage, before anything runs")
     p.add_argument("--configfile", nargs="*", default=[],
                    help="overlays on config/config.yaml, as snakemake --configfile")
-    p.add_argument("--results", default="results", help="results folder (indexes found there)")
+    p.add_argument("--results", default=None,
+                   help="results folder where indexes are found (default: the config's results_dir)")
     p.set_defaults(func=run)
 
 

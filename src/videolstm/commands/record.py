@@ -39,16 +39,18 @@ def _cpu_model() -> str:
 
 def _commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+        return subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
                               text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
-def job_seconds(bench_dir: Path) -> dict[str, float]:
-    """{job: wall seconds} from Snakemake's benchmark TSVs (column s)."""
+def job_seconds(bench_dir: Path, since: float = 0.0) -> dict[str, float]:
+    """{job: wall seconds} from Snakemake's benchmark TSVs (column s) written since `since`."""
     out = {}
     for tsv in sorted(bench_dir.rglob("*.tsv")):
+        if tsv.stat().st_mtime < since:  # a job of an earlier run
+            continue
         with tsv.open() as fh:
             rows = list(csv.DictReader(fh, delimiter="\t"))
         if rows and "s" in rows[0]:
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     results = Path(args.results)
     wall = time.time() - args.start
-    jobs = job_seconds(results / "benchmarks")
+    jobs = job_seconds(results / "benchmarks", since=args.start)
     record = {
         "config": args.config, "commit": args.commit or _commit(), "wall_seconds": round(wall, 1),
         "wall": f"{int(wall // 60)} min {int(wall % 60)} s",

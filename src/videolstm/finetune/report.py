@@ -66,7 +66,7 @@ def _chance(runs: pd.DataFrame, columns: list[tuple[str, str, str | None]]) -> l
         classes = sel["n_classes"]
         if not classes.empty:
             cells.append({"row": CHANCE_ROW, "column": title, "value": 100.0 / int(classes.iloc[0]),
-                          "spread": float("nan"), "n": float("nan")})
+                          "spread": float("nan"), "n": float("nan"), "per_split": ""})
     return cells
 
 
@@ -99,11 +99,14 @@ def table1(runs, cfg, out_dir, skipped=None, temporal_cnn: dict | None = None) -
             pre: "Composite LSTM Model + Finetuning"}
     cols = [("UCF-101 RGB", "ucf101", "rgb"), (FLOW_COLUMN, "ucf101", "flow"),
             ("HMDB-51 RGB", "hmdb51", "rgb")]
+    use_cnn = bool(temporal_cnn and temporal_cnn.get("dataset", "ucf101") == "ucf101"
+                   and "test_video_accuracy" in temporal_cnn
+                   and not runs[(runs["dataset"] == "ucf101") & (runs["stream"] == "flow")].empty)
     cells = [_cell(runs, rname, cname, init=init, dataset=ds, stream=st, size="all")
              for init, rname in rows.items() for cname, ds, st in cols
-             if not (temporal_cnn and init == SINGLE_FRAME and cname == FLOW_COLUMN)]
+             if not (use_cnn and init == SINGLE_FRAME and cname == FLOW_COLUMN)]
     note = "Video-level accuracy (%) with all labelled training videos."
-    if temporal_cnn and "test_video_accuracy" in temporal_cnn:
+    if use_cnn:
         split = temporal_cnn.get("split", 1)
         cells.append({"row": rows[SINGLE_FRAME], "column": FLOW_COLUMN,
                       "value": 100.0 * float(temporal_cnn["test_video_accuracy"]),

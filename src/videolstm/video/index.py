@@ -90,7 +90,8 @@ def inside_root(root: Path, listed: str) -> None:
     """Refuse a split-file entry that points outside the dataset root (absolute, or '..' up)."""
     rel = Path(listed.replace("\\", "/"))
     resolved = os.path.normpath(os.path.join(str(root), str(rel)))
-    if rel.is_absolute() or os.path.relpath(resolved, os.path.normpath(str(root))).startswith(".."):
+    up = os.path.relpath(resolved, os.path.normpath(str(root)))
+    if rel.is_absolute() or up == ".." or up.startswith(".." + os.sep):
         raise UserError(f"split-file entry {listed!r} points outside the dataset root {root}; "
                         "refused (fix or remove that line of the split file)")
 

@@ -9,6 +9,7 @@ from videolstm.cli import main
 from videolstm.config import load_config
 from videolstm.models import ModelConfig
 from videolstm.plan import make_plan, pretrain_step
+from videolstm.video.index import INDEX_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,8 +34,9 @@ def test_paper_plan_uses_the_index_and_says_what_it_cannot_know(tmp_path):
     assert items["optical flow fields: ucf101"].disk_bytes is None
     assert "unknown until its index is built" in items["rgb percepts: ucf101"].note
     (tmp_path / "data" / "index").mkdir(parents=True)
-    pd.DataFrame({"status": ["ok", "ok", "missing"], "n_frames": [100, 50, 999],
-                  "label": [0, 1, 1]}).to_csv(tmp_path / "data" / "index" / "ucf101.csv", index=False)
+    given = {"status": ["ok", "ok", "missing"], "n_frames": [100, 50, 999], "label": [0, 1, 1]}
+    index = pd.DataFrame({c: given.get(c, [""] * 3) for c in INDEX_COLUMNS})  # a real index's columns
+    index.to_csv(tmp_path / "data" / "index" / "ucf101.csv", index=False)
     items = {i.what: i for i in make_plan(cfg, tmp_path).items}
     size = cfg["flow"]["size"]
     assert items["optical flow fields: ucf101"].disk_bytes == 150 * 2 * size * size  # uint8 u, v

@@ -53,11 +53,11 @@ class Plan:
 
 def dataset_frames(cfg: dict, results: Path, name: str) -> tuple[int | None, str]:
     """(frames of the usable videos of a labelled dataset, where the number comes from)."""
+    from videolstm.video.index import read_index, usable
+
     index = results / "data" / "index" / f"{name}.csv"
     if index.is_file():
-        frame = pd.read_csv(index, keep_default_na=False)
-        ok = frame[frame["status"] == "ok"]
-        return int(pd.to_numeric(ok["n_frames"]).sum()), f"index {index}"
+        return int(usable(read_index(index))["n_frames"].sum()), f"index {index}"
     if not (cfg.get("datasets", {}).get(name) or {}).get("root"):
         v = cfg.get("video", {}).get(name, {})
         n = v.get("classes", 0) * v.get("groups", 0) * v.get("clips_per_group", 0)
@@ -67,9 +67,11 @@ def dataset_frames(cfg: dict, results: Path, name: str) -> tuple[int | None, str
 
 def dataset_classes(cfg: dict, results: Path, name: str) -> int:
     """Classes of a labelled dataset: from its index, the embedded sizes, or the official count."""
+    from videolstm.video.index import read_index, usable
+
     index = results / "data" / "index" / f"{name}.csv"
     if index.is_file():
-        return int(pd.read_csv(index, keep_default_na=False)["label"].nunique())
+        return int(usable(read_index(index))["label"].nunique())
     if not (cfg.get("datasets", {}).get(name) or {}).get("root"):
         return int(cfg.get("video", {}).get(name, {}).get("classes", 1))
     return OFFICIAL_CLASSES.get(name, 1)

@@ -286,7 +286,7 @@ def train(
         # losses of the global batch (all ranks agree) and this rank's share to backpropagate
         losses, local_loss = distributed.global_losses(
             losses, x_in.shape[1], tc.batch_size, ctx,
-            objective(losses, mcfg, tc.loss_reduction, tc.batch_size if ctx.enabled else x_in.shape[1]))
+            objective(losses, mcfg, tc.loss_reduction, tc.batch_size))  # the global batch
         loss = losses["total"]
         if not torch.isfinite(loss):
             raise UserError(

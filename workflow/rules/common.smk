@@ -152,18 +152,9 @@ def table2_baseline_args(wildcards):
 def baselines_cfg_json(domain):
     """What a baselines step depends on: the digits and generator (mnist) and n_in / n_future."""
     picked = json.loads(cfg_json("mnist") if domain == "mnist" else cfg_json())
-    _, _, settings = resolve_run_settings(domain)
-    picked["pretrain"] = {domain: {k: settings[k] for k in ("n_in", "n_future")}}
+    dom = config["pretrain"].get(domain) or {}  # the command fills in the domain's defaults
+    picked["pretrain"] = {domain: {k: dom[k] for k in ("n_in", "n_future") if k in dom}}
     return json.dumps(picked, sort_keys=True)
-
-
-def resolve_run_settings(domain):
-    runs = pretrain_runs(domain)
-    if not runs:
-        from videolstm.train import DOMAIN_DEFAULTS
-
-        return None, None, DOMAIN_DEFAULTS[domain]
-    return resolve_run(config["pretrain"], domain, runs[0])
 
 
 def table2_patches_args(wildcards):

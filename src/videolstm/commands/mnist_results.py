@@ -224,11 +224,12 @@ def _flag_unlearned(df, columns: list[str]):
 
     df = df.copy()
     df["flag"] = ""
+    is_baseline = df["row"].isin(BASELINE_TITLES)
     for col in columns:
-        base = df[(df["column"] == col) & df["row"].isin(list(BASELINES.values()))]["value"]
+        base = df[(df["column"] == col) & is_baseline]["value"]
         if base.empty:
             continue
-        models = (df["column"] == col) & ~df["row"].isin(list(BASELINES.values()))
+        models = (df["column"] == col) & ~is_baseline
         for i in df.index[models]:
             if not_learned(float(df.at[i, "value"]), [float(v) for v in base]):
                 df.at[i, "flag"] = "not learned"
@@ -279,8 +280,6 @@ def best_run(evals: dict[str, str]) -> str:
 def protocol_frame(evals: dict[str, str], fc_run: str):
     import pandas as pd
 
-    if fc_run == "best" and evals:
-        fc_run = best_run(evals)
     rows = []
     for run, path in sorted(evals.items()):
         ev = _read_eval(path)
@@ -313,9 +312,7 @@ def _test_provenance(cfg: dict) -> dict:
         out["digits"] = digits_description(cfg["mnist"].get("digits", {}))
         test_file = (cfg["mnist"].get("eval") or {}).get("test_file")
         if test_file:  # its digits are not ours to vouch for
-            out["test_set"] = f"user file {Path(test_file).name}"
-            out["digits"] = ("training: " + out["digits"].split(":")[0]
-                             + "; test sequences from the user file (their digits unknown)")
+            out["test_set"] = f"user file {Path(test_file).name} (its digits are not known)"
     return out
 
 

@@ -1,5 +1,6 @@
 """Checkpoints come from shared DVC remotes: loading one must never execute code."""
 
+import numpy as np
 import pytest
 
 from videolstm import checkpoint
@@ -41,3 +42,16 @@ def test_a_truncated_checkpoint_is_one_clear_error(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(UserError, match="cannot be read"):
         temporal_cnn.load_model(empty)
+
+
+@pytest.mark.parametrize("content", [b"frame,value\n1,0.5\n", b"\x93NUMPY\x01\x00v\x00{'descr'"])
+def test_a_file_that_is_not_an_npy_array_gets_one_clear_line(tmp_path, content):
+    """A text file named .npy, or a truncated one: no numpy advice to allow pickles."""
+    from videolstm.data_sources import open_frames
+
+    np.save(tmp_path / "x.offsets.npy", np.array([0, 2], np.int64))
+    (tmp_path / "x.npy").write_bytes(content)
+    with pytest.raises(UserError) as err:
+        open_frames(tmp_path / "x")
+    assert "x.npy" in str(err.value) and "pickle" not in str(err.value).split("(")[0]
+    assert "allow_pickle" not in str(err.value)

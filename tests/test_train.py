@@ -69,11 +69,44 @@ def test_resume_after_a_real_kill(tiny_config, tmp_path):
     assert same_weights(tmp_path / "full" / "final.pt", out / "final.pt")
 
 
-def test_incompatible_checkpoint_is_refused(tiny_config, tmp_path):
-    train(tiny_config, "mnist", "future", tmp_path, max_steps=2)
-    tiny_config["pretrain"]["defaults"]["hidden"] = 9
-    with pytest.raises(UserError, match="hidden: checkpoint has 8, config asks for 9"):
-        train(tiny_config, "mnist", "future", tmp_path)
+def resumed_or_fresh(cfg, domain, out, capsys, **kw):
+    """Train and return what the run said about last.pt on stderr."""
+    capsys.readouterr()
+    train(cfg, domain, "future", out, **kw)
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change", ["model", "generator", "steps_below_checkpoint"])
+def test_a_changed_run_starts_afresh_and_keeps_the_stale_checkpoint(tiny_config, tmp_path, capsys, change):
+    cfg = json.loads(json.dumps(tiny_config))
+    train(cfg, "mnist", "future", tmp_path / "old", max_steps=4)
+    changed = json.loads(json.dumps(tiny_config))
+    if change == "model":
+        changed["pretrain"]["defaults"]["hidden"] = 9
+    elif change == "generator":  # the data change of issue 13: fixed speed -> random speed
+        changed["mnist"]["generator"]["speed"] = "random"
+    else:  # a checkpoint at step 4 cannot become a 3-step run
+        changed["pretrain"]["defaults"]["steps"] = 3
+    err = resumed_or_fresh(changed, "mnist", tmp_path / "old", capsys)
+    assert "not resuming" in err and "resuming mnist/future" not in err.replace("not resuming", "")
+    assert (tmp_path / "old" / "last.stale.pt").is_file()
+    assert checkpoint.load(tmp_path / "old" / "last.stale.pt")["step"] == 4
+    train(changed, "mnist", "future", tmp_path / "fresh")  # what an uninterrupted new run gives
+    assert same_weights(tmp_path / "fresh" / "final.pt", tmp_path / "old" / "final.pt")
+    summary = json.loads((tmp_path / "old" / "summary.json").read_text())
+    assert summary["steps"] == checkpoint.load(tmp_path / "old" / "final.pt")["step"]
+
+
+def test_changed_frame_arrays_are_not_resumed(tiny_config, tmp_path, capsys):
+    make_arrays(tiny_config, tmp_path)
+    tiny_config["pretrain"]["patches"]["runs"] = {"future": {"variant": "future"}}
+    train(tiny_config, "patches", "future", tmp_path / "out", data_root=tmp_path, max_steps=2)
+    same = resumed_or_fresh(tiny_config, "patches", tmp_path / "out", capsys, data_root=tmp_path,
+                            max_steps=3)
+    assert "resuming patches/future" in same and "not resuming" not in same  # same data: resumes
+    np.save(tmp_path / "arr" / "x.npy", np.zeros((201, 6), np.float16))  # the zeros of issue 13
+    err = resumed_or_fresh(tiny_config, "patches", tmp_path / "out", capsys, data_root=tmp_path)
+    assert "not resuming" in err and "the training data changed (arrays)" in err
 
 
 def test_authors_sgd_clips_the_update_elementwise():

@@ -1,7 +1,8 @@
 """Checkpoints: everything needed to resume (`last.pt`) or to use a model downstream (`final.pt`).
 
-A checkpoint is a dict: format, variant, domain, run, model_config, train_config, state_dict,
-optimizer, step, rng (torch and data-stream states), metrics (rows so far). Written atomically.
+A checkpoint is a dict: format, variant, domain, run, model_config, train_config, data_identity
+(what the batches are drawn from), state_dict, optimizer, step, rng (torch and data-stream states),
+metrics (rows so far). Written atomically.
 """
 
 from __future__ import annotations
@@ -46,22 +47,32 @@ def load(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
-def check_compatible(ckpt: dict, variant: str, model_config: dict, path: str | Path,
-                     train_config: dict | None = None) -> None:
-    """Refuse to resume from a checkpoint of a different model or training setup, naming every mismatch."""
+def resume_mismatches(ckpt: dict, variant: str, model_config: dict, train_config: dict,
+                      data_identity: dict, steps: int) -> list[str]:
+    """Why `ckpt` is not a partial run of this run (empty list: it is, resume it).
+
+    A run is the same run when its variant, model, training settings (step counts and intervals
+    aside) and data (the source's identity: generator settings and digit hashes, or the content
+    hashes of the frame arrays) all match, and it has not gone past the steps now asked for.
+    """
     problems = []
     if ckpt.get("variant") != variant:
         problems.append(f"variant {ckpt.get('variant')!r} != {variant!r}")
-    for section, wanted in (("model_config", model_config), ("train_config", train_config or {})):
+    for section, wanted in (("model_config", model_config), ("train_config", train_config)):
         for key, value in wanted.items():
             old = ckpt.get(section, {}).get(key)
             if old != value:
                 problems.append(f"{key}: checkpoint has {old!r}, config asks for {value!r}")
-    if problems:
-        raise UserError(
-            f"checkpoint {path} belongs to a different model ({'; '.join(problems)}); "
-            "delete it (and its folder) to start this run afresh, or restore the old config"
-        )
+    old_data = ckpt.get("data_identity")
+    if old_data is None:
+        problems.append("the checkpoint records no data identity (written by an older version)")
+    elif old_data != data_identity:
+        changed = sorted(k for k in set(old_data) | set(data_identity)
+                         if old_data.get(k) != data_identity.get(k))
+        problems.append(f"the training data changed ({', '.join(changed)})")
+    if int(ckpt.get("step", 0)) > steps:
+        problems.append(f"the checkpoint is at step {ckpt.get('step')}, past the {steps} steps asked for")
+    return problems
 
 
 def load_model(path: str | Path) -> tuple[torch.nn.Module, dict]:

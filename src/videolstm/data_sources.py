@@ -10,13 +10,16 @@ the global batch equals the single-process batch whatever the number of processe
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from videolstm.errors import UserError
+from videolstm.io import load_npy
 from videolstm.mnist import digit_splits
 from videolstm.moving_mnist import GeneratorConfig, MovingMNIST, to_float
 
@@ -51,6 +54,15 @@ def mnist_valid_set(cfg: dict) -> np.ndarray:
     return gen.dataset(cfg["mnist"]["eval"]["valid_size"], cfg["seed"] + VALID_SEED_OFFSET)
 
 
+def sha256_of(path: Path, chunk: int = 1 << 24) -> str:
+    """Content hash of a file, read in 16 MiB chunks (percept arrays can be tens of GB)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
 def split_frames(frames: torch.Tensor, n_in: int, n_future: int) -> Batch:
     """uint8 (T, B, S, S) -> float inputs and futures."""
     x = to_float(frames)
@@ -68,6 +80,17 @@ class MovingMNISTSource:
         self.input_dim = self.gen.cfg.image_size**2
         self._valid = mnist_valid_set(cfg)
         self.shard = slice(0, batch_size)
+        digits = cfg["mnist"].get("digits", {})
+        # what the batches are made of: a resumed run must draw from the same stream (issue 13)
+        self._identity = {
+            "kind": "moving_mnist", "generator": asdict(self.gen.cfg),
+            "digits": {k: digits.get(k) for k in ("source", "idx_dir", "holdout_per_class")},
+            "train_digits_sha256": hashlib.sha256(self.gen.digits).hexdigest(),
+            "valid_sha256": hashlib.sha256(np.ascontiguousarray(self._valid)).hexdigest(),
+        }
+
+    def identity(self) -> dict:
+        return self._identity
 
     def set_shard(self, lo: int, hi: int) -> None:
         self.shard = slice(lo, hi)
@@ -98,8 +121,8 @@ def open_frames(stem: Path) -> tuple[np.ndarray, np.ndarray]:
     for p in (data, offs):
         if not p.is_file():
             raise UserError(f"frame array {p} is missing; run the step that writes it first")
-    frames = np.load(data, mmap_mode="r")
-    offsets = np.load(offs)
+    frames = load_npy(data, mmap=True)
+    offsets = load_npy(offs)
     if frames.ndim != 2 or offsets.ndim != 1 or offsets[-1] != len(frames):
         raise UserError(f"{data} and {offs} do not match: frames {frames.shape}, last offset {offsets[-1]}")
     return frames, offsets
@@ -114,8 +137,11 @@ class ArraySource:
         self.length = self.n_in + self.n_future
         self.batch_size = batch_size
         self.arrays, seqs = [], []
+        self._identity = {"kind": "arrays", "valid_fraction": valid_fraction, "arrays": []}
         for a, stem in enumerate(stems):
             frames, offsets = open_frames(stem)
+            self._identity["arrays"].append({"stem": stem.name, **{
+                suffix: sha256_of(stem.with_name(stem.name + suffix)) for suffix in (".npy", ".offsets.npy")}})
             self.arrays.append(frames)
             for i in range(len(offsets) - 1):
                 n = int(offsets[i + 1] - offsets[i])
@@ -139,6 +165,9 @@ class ArraySource:
 
     def set_shard(self, lo: int, hi: int) -> None:
         self.shard = slice(lo, hi)
+
+    def identity(self) -> dict:
+        return self._identity
 
     def _gather(self, picks: list[tuple[int, int]]) -> Batch:
         x = np.stack([self.arrays[a][o : o + self.length] for a, o in picks], axis=1)

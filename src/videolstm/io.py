@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from videolstm.errors import UserError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -62,6 +64,26 @@ def atomic_save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
     buf = io.BytesIO()
     np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
     atomic_write_bytes(path, buf.getvalue())
+
+
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def load_npy(path: str | os.PathLike, mmap: bool = False) -> np.ndarray:
+    """np.load of a plain .npy array, never unpickling; a file that is not one (text, truncated,
+    pickled objects) gets one line naming it, instead of numpy's advice to allow pickles."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"array file {path} does not exist; run the step that writes it first")
+    with open(path, "rb") as f:
+        if f.read(len(NPY_MAGIC)) != NPY_MAGIC:
+            raise UserError(f"{path} is not a .npy array file (no NPY header); rewrite it with "
+                            "numpy.save or rerun the step that writes it")
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise UserError(f"{path} cannot be read as a .npy array ({exc}); it may be truncated or "
+                        "hold Python objects: rerun the step that writes it") from exc
 
 
 def atomic_torch_save(path: str | os.PathLike, obj: Any) -> None:

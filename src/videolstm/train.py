@@ -5,8 +5,10 @@ Domains: `mnist` (Moving MNIST generated on the fly) and array domains (`patches
 are `pretrain.defaults`, overridden by `pretrain.<domain>.train`, overridden by the run's `train`.
 
 Every `checkpoint_every` steps `last.pt` is written atomically with the weights, the optimiser,
-the step, the data stream's and torch's RNG states and the metrics so far; rerunning the same
-command resumes from it and, on CPU, ends bit-identical to an uninterrupted run.
+the step, the data stream's and torch's RNG states, the data's identity and the metrics so far;
+rerunning the same command resumes from it and, on CPU, ends bit-identical to an uninterrupted
+run. A checkpoint of a different run (other settings or data, or past the steps now asked for) is
+not resumed: it is kept as `last.stale.pt` and the run starts afresh, saying why.
 Started by `torchrun --nproc_per_node N`, it trains data-parallel (see videolstm.distributed).
 """
 
@@ -253,21 +255,31 @@ def train(
     forward = distributed.training_losses(model, ctx, device)  # DDP-wrapped when distributed
     step, rows = 0, []
     last = out_dir / "last.pt"
-    if last.exists():  # resume
+    identity = source.identity()
+    if last.exists():  # resume only the same run; anything else starts afresh (issue 13)
         state = ckpt_io.load(last)
-        ckpt_io.check_compatible(state, variant, mcfg.to_dict(), last, resumable_settings(tc))
-        model.load_state_dict(state["state_dict"])
-        opt.load_state_dict(state["optimizer"])
-        step, rows = state["step"], state["metrics"]
-        source.load_state_dict(state["rng"]["source"])
-        torch.set_rng_state(state["rng"]["torch"])
-        if ctx.main:
-            print(f"resuming {domain}/{run} from {last} at step {step}", file=sys.stderr)
+        problems = ckpt_io.resume_mismatches(state, variant, mcfg.to_dict(), resumable_settings(tc),
+                                             identity, tc.steps)
+        if problems:
+            if ctx.main:
+                stale = last.with_name("last.stale.pt")
+                last.replace(stale)
+                print(f"not resuming {domain}/{run} from {last}: {'; '.join(problems)}. Starting "
+                      f"afresh; the old checkpoint is kept as {stale}", file=sys.stderr)
+        else:
+            model.load_state_dict(state["state_dict"])
+            opt.load_state_dict(state["optimizer"])
+            step, rows = state["step"], state["metrics"]
+            source.load_state_dict(state["rng"]["source"])
+            torch.set_rng_state(state["rng"]["torch"])
+            if ctx.main:
+                print(f"resuming {domain}/{run} from {last} at step {step}", file=sys.stderr)
 
     def payload() -> dict:
         return {
             "variant": variant, "domain": domain, "run": run, "model_config": mcfg.to_dict(),
-            "train_config": asdict(tc), "state_dict": model.state_dict(), "optimizer": opt.state_dict(),
+            "train_config": asdict(tc), "data_identity": identity,
+            "state_dict": model.state_dict(), "optimizer": opt.state_dict(),
             "step": step, "rng": {"source": source.state_dict(), "torch": torch.get_rng_state()},
             "metrics": rows, "config_name": cfg.get("config_name"), "data_source": cfg.get("data_source"),
         }

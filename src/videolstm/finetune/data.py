@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from videolstm.errors import UserError
+from videolstm.io import load_npy
 
 INDEX_COLUMNS = ["video", "class_name", "label", "split1", "split2", "split3", "status"]
 
@@ -85,8 +86,8 @@ def read_percepts(stem: str | Path, videos: list[str] | None = None) -> Percepts
     for p in paths:
         if not p.is_file():
             raise UserError(f"percept file {p} does not exist; run the percept extraction first")
-    frames = np.load(paths[0], mmap_mode="r")
-    offsets = np.load(paths[1])
+    frames = load_npy(paths[0], mmap=True)
+    offsets = load_npy(paths[1])
     meta = json.loads(paths[2].read_text())
     if frames.ndim != 2 or offsets.ndim != 1 or offsets[-1] != frames.shape[0]:
         raise UserError(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from videolstm.io import atomic_path, atomic_save_npy, atomic_write_json
+from videolstm.io import atomic_path, atomic_save_npy, atomic_write_json, load_npy
 
 HEADER_BYTES = 128  # magic (6) + version (2) + length (2) + dict padded with spaces + "\n"
 
@@ -98,8 +98,8 @@ def load_frames(path: str | Path, mmap: bool = True) -> tuple[np.ndarray, np.nda
     if not path.is_file() or not offsets_path(path).is_file():
         raise UserError(f"frame array {path} (with {offsets_path(path).name}) does not exist; "
                         "run the stage that writes it first")
-    frames = np.load(path, mmap_mode="r" if mmap else None)
-    offsets = np.load(offsets_path(path))
+    frames = load_npy(path, mmap=mmap)
+    offsets = load_npy(offsets_path(path))
     return frames, offsets
 
 

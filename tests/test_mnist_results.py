@@ -186,7 +186,7 @@ def test_eval_user_errors(workspace, tmp_path, capsys):
     np.save(bad, np.zeros((4, 20, 64, 64), dtype=np.float32))
     rc = main(["mnist-eval", "--cfg", CFG, "--checkpoint", str(ckpts["future"]), "--test",
                str(bad), "--out", str(tmp_path / "x.json")])
-    assert rc == 2 and "time axis first" in capsys.readouterr().err.lower()
+    assert rc == 2 and "with time first" in capsys.readouterr().err.lower()
 
 
 def test_figures_written_and_deterministic(workspace, tmp_path):

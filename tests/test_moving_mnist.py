@@ -149,3 +149,21 @@ def test_paper_config_needs_the_four_idx_files_and_never_falls_back(tmp_path):
     (tmp_path / "mnist" / "t10k-labels-idx1-ubyte").write_bytes(_idx(2049, [4], [5, 5, 6, 6]))
     splits = digit_splits("idx", str(tmp_path / "mnist"))
     assert len(splits["train"]) == 4 and len(splits["valid"]) == 2 and len(splits["test"]) == 2
+
+
+def test_every_set_reader_refuses_a_batch_first_file(tmp_path, tiny_config):
+    """mnist-eval (evaluate.load_set) and mnist-baselines share mnist-data's layout check."""
+    import json
+
+    from videolstm.cli import main
+    from videolstm.evaluate import load_set
+
+    batch_first = np.zeros((300, 20, 64, 64), np.uint8)  # (N, T, ...) like a 10,000-sequence file
+    np.save(tmp_path / "bf.npy", batch_first)
+    with pytest.raises(UserError, match="batch-first: transpose"):
+        load_set(tmp_path / "bf.npy")
+    np.save(tmp_path / "ok.npy", batch_first[:2].transpose(1, 0, 2, 3))  # 20 frames of 2 sequences
+    assert load_set(tmp_path / "ok.npy").shape == (20, 2, 64, 64)
+    code = main(["mnist-baselines", "--cfg", json.dumps(tiny_config), "--test", str(tmp_path / "bf.npy"),
+                 "--out", str(tmp_path / "b.json")])
+    assert code == 2 and not (tmp_path / "b.json").exists()

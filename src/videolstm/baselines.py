@@ -10,7 +10,8 @@ literature's protocol), so a reader sees at a glance whether training did anythi
   (an exact 0 or 1 that is wrong costs infinity).
 
 Metrics are computed exactly as `evaluate` computes the models' (per frame: summed over a frame's
-pixels, averaged over frames and sequences; SSIM per frame), from the same windows.
+pixels, averaged over frames and sequences; SSIM per frame), from the same windows; `per_sequence`
+holds each sequence's value, in the same order as the models' evaluations.
 """
 
 from __future__ import annotations
@@ -80,6 +81,15 @@ def _split(acc, n: int) -> dict[str, dict[str, float]]:
     return out
 
 
+def _split_per_sequence(acc) -> dict[str, dict[str, list[float]]]:
+    """baseline -> metric -> one value per test sequence (paired with the models' per_sequence)."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for key, values in acc.per_sequence().items():
+        name, metric = key.split("/", 1)
+        out.setdefault(name, {})[metric] = values
+    return out
+
+
 def image_baselines(test: np.ndarray, mean: np.ndarray, n_in: int, n_future: int,
                     batch_size: int = 64) -> dict[str, Any]:
     """Trivial baselines on a uint8 Moving MNIST set (T, N, S, S): cross entropy, MSE, SSIM."""
@@ -95,8 +105,9 @@ def image_baselines(test: np.ndarray, mean: np.ndarray, n_in: int, n_future: int
         _add_image_metrics(acc, "mean_frame", m.expand_as(target), target, size, sigmoid=True)
         last = batch[n_in - 1:n_in].expand_as(target)
         _add_image_metrics(acc, "last_frame", last, target, size, sigmoid=True)
-    return {"baselines": _split(acc, test.shape[1]), "n_sequences": int(test.shape[1]),
-            "n_in": n_in, "n_future": n_future, "last_frame_eps": LAST_FRAME_EPS}
+    return {"baselines": _split(acc, test.shape[1]), "per_sequence": _split_per_sequence(acc),
+            "n_sequences": int(test.shape[1]), "n_in": n_in, "n_future": n_future,
+            "last_frame_eps": LAST_FRAME_EPS}
 
 
 def array_baselines(train_stem: str | Path, test_stem: str | Path, n_in: int, n_future: int,
@@ -125,8 +136,8 @@ def array_baselines(train_stem: str | Path, test_stem: str | Path, n_in: int, n_
         _add_image_metrics(acc, "mean_frame", mean.expand_as(target), target, 0, sigmoid=False)
         _add_image_metrics(acc, "last_frame", x[n_in - 1:n_in].expand_as(target), target, 0,
                            sigmoid=False)
-    return {"baselines": _split(acc, len(starts)), "n_sequences": len(starts),
-            "n_in": n_in, "n_future": n_future}
+    return {"baselines": _split(acc, len(starts)), "per_sequence": _split_per_sequence(acc),
+            "n_sequences": len(starts), "n_in": n_in, "n_future": n_future}
 
 
 def not_learned(value: float, baselines: list[float]) -> bool:

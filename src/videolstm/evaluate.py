@@ -16,6 +16,9 @@ Metrics (all "per frame": a sum over the frame's pixels, averaged over frames an
 - `recon_mse_per_frame` / `recon_mse_per_pixel`: reconstruction squared error (the lab report's
   MSE is the per-pixel mean). The reconstruction target is the input in REVERSE order.
 
+`per_sequence` holds each metric per test sequence (its mean over frames, in test-set order), so
+two models scored on the same sequences can be compared by paired differences.
+
 Streaming: the uint8 set (T, N, 64, 64), time first, is memory-mapped and read batch by batch.
 """
 
@@ -32,6 +35,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from videolstm.errors import UserError
+from videolstm.io import load_npy
+from videolstm.moving_mnist import check_set
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
@@ -109,15 +114,8 @@ def load_set(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"test set {path} does not exist; run the mnist_sets step first")
-    try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except Exception as exc:  # numpy raises several types for a damaged file
-        raise UserError(f"test set {path} cannot be read as .npy ({exc})") from exc
-    if arr.ndim != 4 or arr.dtype != np.uint8 or arr.shape[2] != arr.shape[3]:
-        raise UserError(
-            f"test set {path} has shape {arr.shape} dtype {arr.dtype}; expected uint8 "
-            "(T, N, S, S) with the TIME axis first (transpose, do not reshape, a (N, T, ...) array)"
-        )
+    arr = load_npy(path, mmap=True)
+    check_set(arr, f"test set {path}")
     return arr
 
 
@@ -129,15 +127,22 @@ def predict(model: torch.nn.Module, x_in: Tensor, n_future: int | None = None) -
 
 
 class _Acc:
-    """Running sums of per-frame values, kept per time step (float64)."""
+    """Running sums of per-frame values, kept per time step (float64), and each sequence's mean
+    over its frames (for standard errors of paired differences between models, see claims.py)."""
 
     def __init__(self) -> None:
         self.sums: dict[str, np.ndarray] = {}
+        self.seqs: dict[str, list[float]] = {}
         self.count = 0
 
     def add(self, name: str, per_frame: Tensor) -> None:  # per_frame (T, B)
         s = per_frame.double().sum(1).cpu().numpy()
         self.sums[name] = self.sums.get(name, 0.0) + s
+        self.seqs.setdefault(name, []).extend(per_frame.double().mean(0).cpu().tolist())
+
+    def per_sequence(self) -> dict[str, list[float]]:
+        """name -> one value per sequence, in test-set order (their mean is the metric)."""
+        return {name: list(values) for name, values in self.seqs.items()}
 
     def result(self, n: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -194,6 +199,7 @@ def evaluate_model(
         metrics["recon_mse_per_pixel"] = metrics["recon_mse_per_frame"] / cfg.input_dim
     return {
         "metrics": metrics,
+        "per_sequence": acc.per_sequence(),
         "n_sequences": int(n_seq),
         "n_in": int(n_in),
         "n_future": int(n_future),
@@ -253,7 +259,8 @@ def evaluate_arrays(checkpoint: str | Path, stem: str | Path, batch_size: int = 
         if "future" in out:
             acc.add("future_loss", _frame_losses(out["future"], x[cfg.n_in :], cfg.output))
     return {
-        "metrics": acc.result(len(starts)), "n_sequences": len(starts), "test_set": str(stem),
+        "metrics": acc.result(len(starts)), "per_sequence": acc.per_sequence(),
+        "n_sequences": len(starts), "test_set": str(stem),
         "checkpoint": str(checkpoint), "variant": ckpt["variant"], "run": ckpt.get("run"),
         "model_config": ckpt["model_config"],
         "loss": "squared_error" if cfg.output == "linear" else "bernoulli_cross_entropy",

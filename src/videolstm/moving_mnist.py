@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from videolstm.errors import UserError
+from videolstm.io import load_npy
 
 
 @dataclass
@@ -61,6 +62,11 @@ class MovingMNIST:
             raise ValueError("digit_size must not exceed image_size")
         self._digits_np = np.ascontiguousarray(digits, dtype=np.uint8)
         self.num_digit_images = len(digits)
+
+    @property
+    def digits(self) -> np.ndarray:
+        """The uint8 digit images (N, S, S) the generator draws from."""
+        return self._digits_np
 
     def trajectories(self, rng: np.random.Generator, batch: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-left corners (T, batch, num_digits) as integer pixels (y, x)."""
@@ -143,22 +149,34 @@ class MovingMNIST:
         return np.concatenate(parts, axis=1)
 
 
+MAX_SEQ_LEN = 200  # longer than any Moving MNIST sequence: a longer time axis is the batch axis
+
+
+def check_set(arr: np.ndarray, path, seq_len: int | None = None, image_size: int | None = None) -> None:
+    """The one layout check of every Moving MNIST set reader: uint8 (T, N, S, S), time first.
+
+    With `seq_len`/`image_size` the axes must match exactly; without, a time axis longer than
+    MAX_SEQ_LEN is taken for a batch-first array (the standard file is (20, 10000, 64, 64)).
+    """
+    t, s = seq_len or "T", image_size or "S"
+    want = f"a uint8 array shaped ({t}, N, {s}, {s}) with time first"
+    square = arr.ndim == 4 and arr.shape[2] == arr.shape[3]
+    bad = (not square or (seq_len is not None and arr.shape[0] != seq_len)
+           or (image_size is not None and arr.shape[2] != image_size)
+           or (seq_len is None and arr.shape[0] > MAX_SEQ_LEN))
+    if bad:
+        hint = ""
+        if arr.ndim == 4 and (arr.shape[1] == seq_len or (seq_len is None and arr.shape[1] <= MAX_SEQ_LEN)):
+            hint = " (it looks batch-first: transpose axes 0 and 1, do not reshape)"
+        raise UserError(f"{path}: expected {want}, got {arr.shape}{hint}")
+    if arr.dtype != np.uint8:
+        raise UserError(f"{path}: expected {want}, got dtype {arr.dtype}")
+
+
 def load_test_file(path: str, seq_len: int = 20, image_size: int = 64) -> np.ndarray:
     """The standard mnist_test_seq.npy: uint8, (20, 10000, 64, 64), time first."""
-    try:
-        arr = np.load(path, mmap_mode="r")
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read Moving MNIST test file {path}: {exc}") from exc
-    if arr.ndim != 4 or arr.shape[0] != seq_len or arr.shape[2:] != (image_size, image_size):
-        hint = ""
-        if arr.ndim == 4 and arr.shape[1] == seq_len:
-            hint = " (it looks batch-first: transpose axes 0 and 1, do not reshape)"
-        raise UserError(
-            f"{path}: expected a uint8 array shaped ({seq_len}, N, {image_size}, {image_size}) "
-            f"with time first, got {arr.shape}{hint}"
-        )
-    if arr.dtype != np.uint8:
-        raise UserError(f"{path}: expected dtype uint8, got {arr.dtype}")
+    arr = load_npy(path, mmap=True)
+    check_set(arr, path, seq_len, image_size)
     return np.asarray(arr)
 
 

@@ -22,6 +22,7 @@ include: "workflow/rules/video.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/paper.smk"
 include: "workflow/rules/finetune.smk"
+include: "workflow/rules/claims.smk"
 include: "workflow/rules/phases.smk"
 
 

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "videolstm.commands.video",
     "videolstm.commands.record",
     "videolstm.commands.plan",
+    "videolstm.commands.claims",
 ]
 
 

@@ -144,12 +144,18 @@ def _layer_params(layer) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torc
     raise TypeError(f"unsupported LSTM layer {type(layer).__name__}")
 
 
-@torch.no_grad()
 def rollout_activities(model: torch.nn.Module, x_in: torch.Tensor, n_steps: int,
                        ) -> dict[str, np.ndarray]:
+    """`rollout_batch` for the first sequence of x_in: name -> (n_steps, hidden)."""
+    return {name: acts[:, 0] for name, acts in rollout_batch(model, x_in, n_steps).items()}
+
+
+@torch.no_grad()
+def rollout_batch(model: torch.nn.Module, x_in: torch.Tensor, n_steps: int,
+                  ) -> dict[str, np.ndarray]:
     """Run the future decoder n_steps from the encoder's state (test mode); record the top
     layer's activities per step: input/forget/output gates, the input after tanh, the cell state
-    and the output. Returns name -> (n_steps, hidden) for the first sequence of x_in."""
+    and the output. Returns name -> (n_steps, B, hidden), one column per sequence of x_in."""
     decoder = model.future
     _, states = model.encoder(x_in)
     states = [(h.double(), c.double()) for h, c in states]
@@ -177,7 +183,7 @@ def rollout_activities(model: torch.nn.Module, x_in: torch.Tensor, n_steps: int,
             inp = h
         states = new_states
         for name, v in zip(names, (i, f, g, o, c, h), strict=True):
-            rec[name].append(v[0].numpy().copy())
+            rec[name].append(v.numpy().copy())
         x = decoder.emit(h @ readout_w.t() + readout_b)
     return {n: np.stack(v) for n, v in rec.items()}
 

@@ -95,7 +95,41 @@ def all_targets():
     if "video" in PARTS:  # action recognition and everything it needs
         for extra in OPTIONAL_TARGETS:
             targets.extend(extra())
-    return targets
+    return targets + claims_targets()
+
+
+# --- The paper's claims, checked (workflow/rules/claims.smk) ------------------------------
+
+
+def claims_targets():
+    return [f"{RESULTS}/tables/claims.{e}" for e in ("csv", "md")] + [
+        f"{RESULTS}/tables/claims_summary.md"
+    ]
+
+
+def claims_inputs(wildcards):
+    """What the configured parts produce that a claim reads: the tables and figure data, and
+    the evaluations holding per-sequence losses (for paired standard errors)."""
+    made = set(all_targets()) - set(claims_targets())
+    files = [
+        f"{RESULTS}/{p}"
+        for p in (
+            "tables/table1.csv", "tables/table2.csv", "tables/table3.csv", "tables/table4.csv",
+            "tables/labreport.csv", "figures/figure12.csv", FIGURE_CHECKS,
+        )
+        if f"{RESULTS}/{p}" in made
+    ]
+    if f"{RESULTS}/tables/table2.csv" in made:
+        files += table2_mnist_evals() + table2_baseline_files()
+        files += [f"{RESULTS}/eval/patches/{r}.json" for r in table2_patches_runs()]
+    if f"{RESULTS}/tables/labreport.csv" in made:
+        files += labreport_inputs(wildcards)["evals"]
+    return files
+
+
+def claims_stem(wildcards, output):
+    """OUT of `videolstm claims --out OUT` (it writes OUT.csv and OUT.md)."""
+    return output.csv[: -len(".csv")]
 
 
 # rule files of later phases append callables returning their final targets
@@ -207,7 +241,16 @@ def mnist_result_targets():
         targets.append(f"{RESULTS}/figures/labreport_reconstructions.png")
     if all(r in pretrain_runs("mnist") for r in figure_runs().values()):
         targets += [f"{RESULTS}/figures/{n}" for n in MNIST_FIGURES]
+        targets.append(f"{RESULTS}/{FIGURE_CHECKS}")
     return targets
+
+
+# Figures 7 and 8 as numbers (rule mnist_figure_checks), read by the claims
+FIGURE_CHECKS = "eval/figures/mnist_checks.json"
+
+
+def figure_check_checkpoint():
+    return f"{RESULTS}/pretrain/mnist/{figure_runs()['composite_1layer']}/final.pt"
 
 
 MNIST_FIGURES = (
@@ -232,8 +275,13 @@ PHASE_DIRS = {
 
 
 def paper_tables(wildcards=None):
-    """Every table CSV among the final targets: DVC's metrics are collected from them."""
-    return sorted(t for t in all_targets() if t.startswith(f"{RESULTS}/tables/") and t.endswith(".csv"))
+    """Every table CSV among the final targets (the claims are verdicts, not table cells): DVC's
+    metrics are collected from them."""
+    return sorted(
+        t
+        for t in all_targets()
+        if t.startswith(f"{RESULTS}/tables/") and t.endswith(".csv") and t not in claims_targets()
+    )
 
 
 def phase_targets(phase):

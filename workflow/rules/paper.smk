@@ -1,5 +1,6 @@
 # Moving MNIST results: test-set evaluation of each pretrained run (decoders in test mode), Table 2,
-# the later literature's MSE/SSIM protocol, the lab report's table and Figures 5, 7, 8, 9, 10.
+# the later literature's MSE/SSIM protocol, the lab report's table, Figures 5, 7, 8, 9, 10 and
+# Figures 7 and 8 as numbers (for the claims).
 
 
 rule mnist_eval:
@@ -243,3 +244,28 @@ rule mnist_figures:
         "videolstm mnist-figures --cfg {params.cfg:q} --checkpoint {params.ckpts}"
         " --test {input.test} --test-1digit {input.test_1digit}"
         " --test-3digits {input.test_3digits} --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule mnist_figure_checks:
+    input:
+        ckpt=figure_check_checkpoint(),
+        test=f"{MNIST_SETS}/test.npy",
+        test_1digit=f"{MNIST_SETS}/test_1digit.npy",
+        test_3digits=f"{MNIST_SETS}/test_3digits.npy",
+    output:
+        f"{RESULTS}/{FIGURE_CHECKS}",
+    params:
+        cfg=cfg_json("mnist"),
+    log:
+        f"{LOGS}/eval/figures/mnist_checks.log",
+    benchmark:
+        f"{BENCH}/eval/figures/mnist_checks.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm mnist-figure-checks --cfg {params.cfg:q} --checkpoint {input.ckpt}"
+        " --test {input.test} --test-1digit {input.test_1digit}"
+        " --test-3digits {input.test_3digits} --out {output} --threads {threads} > {log} 2>&1"

@@ -8,6 +8,8 @@ lab report's table and the figures.
                         --test SET.npy --out-dir results/tables --figure PNG
     videolstm mnist-figures --cfg JSON --checkpoint RUN=CKPT ... --test SET.npy
                             --test-1digit SET.npy --test-3digits SET.npy --out-dir results/figures
+    videolstm mnist-figure-checks --cfg JSON --checkpoint CKPT --test SET.npy
+                                  --test-1digit SET.npy --test-3digits SET.npy --out JSON
 """
 
 from __future__ import annotations
@@ -133,6 +135,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test-3digits", required=True)
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=run_figures)
+
+    p = sub.add_parser("mnist-figure-checks",
+                       help="Figures 7 and 8 as numbers: out-of-domain losses, rollout activity")
+    p.add_argument("--cfg", required=True, help="JSON: mnist, seed, config_name, data_source")
+    p.add_argument("--checkpoint", required=True, help="the Figure 7/8 model (1-layer composite)")
+    p.add_argument("--test", required=True)
+    p.add_argument("--test-1digit", required=True)
+    p.add_argument("--test-3digits", required=True)
+    p.add_argument("--out", required=True, help="JSON file to write")
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=run_figure_checks)
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -456,4 +469,44 @@ def run_figures(args: argparse.Namespace) -> int:
     figs.figure10(models["composite"], out / "figure10.png", prov)
     figs.prediction_gif(models["composite_cond"], test, out / "prediction.gif")
     print(f"wrote Figures 5, 7, 8, 9, 10 and prediction.gif to {out}")
+    return 0
+
+
+def run_figure_checks(args: argparse.Namespace) -> int:
+    import torch
+
+    from videolstm.baselines import mean_frame
+    from videolstm.checkpoint import load_model
+    from videolstm.cli import require
+    from videolstm.data_sources import BASELINE_SEED_OFFSET, generator_from_config
+    from videolstm.evaluate import load_set
+    from videolstm.figure_checks import ood_losses, rollout_checks
+    from videolstm.io import atomic_write_json
+
+    cfg = parse_cfg(args.cfg)
+    require(cfg, "mnist", "seed")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model, ckpt = load_model(args.checkpoint)
+    seed = int(cfg["seed"])
+    # the same mean training frame as the 'no learning' row of Table 2 (run_mnist_baselines)
+    train = generator_from_config(cfg, "train").dataset(1000, seed + BASELINE_SEED_OFFSET)
+    mean = mean_frame(train)
+    steps = int(cfg["mnist"].get("eval", {}).get("rollout_steps", 100))
+    result = {
+        "checkpoint": str(args.checkpoint), "run": ckpt.get("run"), "variant": ckpt["variant"],
+        "model_config": ckpt["model_config"], "step": ckpt.get("step"),
+        "config_name": cfg.get("config_name"), "data_source": cfg.get("data_source"),
+        "mean_frame_from": "1,000 generated 2-digit training sequences",
+        "out_of_domain": {
+            "1 digit": {"test_set": str(args.test_1digit),
+                        **ood_losses(model, load_set(args.test_1digit), mean)},
+            "3 digits": {"test_set": str(args.test_3digits),
+                         **ood_losses(model, load_set(args.test_3digits), mean)},
+        },
+        "rollout": {"test_set": str(args.test),
+                    **rollout_checks(model, load_set(args.test), steps, seed)},
+    }
+    atomic_write_json(args.out, result)
+    print(f"wrote {args.out}")
     return 0

@@ -1,0 +1,676 @@
+"""The paper's claims, checked: one row per finding, the paper's effect, ours with its standard
+error, and a verdict from one rule (`verdict`).
+
+Every claim is a difference "A - B" computed the same way from the paper's numbers
+(resources/paper_numbers.csv) and from ours; the claim holds when ours has the paper's sign.
+Inputs live under one results root, as the pipeline writes them: the committed tables
+(tables/table{1,2,3,4}.csv, tables/labreport.csv, figures/figure12.csv), which each row names
+as its artifact, and for paired standard errors the per-sequence losses of eval/*/*.json.
+
+Standard errors (SE):
+- Moving MNIST, patches, lab report, Figures 7/8: two models scored on the same test sequences,
+  so the SE of the paired differences d_i: std(d, ddof=1) / sqrt(N).
+- Action recognition (Tables 1, 3, 4, Figure 12): a cell is the mean over S splits of the mean
+  over samples; its `spread` is the within-split std (ddof 0) and n the number of runs, so
+  SE(cell) = spread / sqrt(n - S) (the ddof-1 std of the mean with n/S samples per split, averaged
+  over splits), and SE(A - B) = sqrt(SE(A)^2 + SE(B)^2): unpaired, the tables keep no pairing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from videolstm.baselines import LEARNED_MARGIN
+from videolstm.io import atomic_write_text
+from videolstm.tables import PAPER_NUMBERS
+
+REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_RUN = "reproduced", "contradicted", "inconclusive", "not run"
+Z = 2.0  # an effect counts when it exceeds this many standard errors
+PARTS = ("mnist", "labreport", "video")
+README_BEGIN, README_END = "<!-- claims:begin -->", "<!-- claims:end -->"
+
+# Table 2's rows and columns as `videolstm table2` writes them (tests check they agree)
+T2_ROWS = {
+    "future": "Future Predictor",
+    "composite": "Composite Model",
+    "cond_future": "Conditional Future Predictor",
+    "composite_cond": "Composite Model with Conditional Future Predictor",
+}
+T2_COLS = {"mnist": "Cross Entropy on MNIST", "patches": "Squared loss on image patches"}
+
+
+def verdict(effect: float | None, se: float | None, expected_sign: int, *, ran: bool = True,
+            learned: bool = True, fair: bool = True) -> str:
+    """The one rule. Not run: no result. Inconclusive: no spread estimate (or a zero one), a model
+    compared that did not learn (it tests neither direction), a winner that also had the larger
+    training budget (`fair` False: the budget may explain the difference), or |effect| <= Z * SE.
+    Otherwise reproduced when the effect has the paper's sign, contradicted when it has the other."""
+    if not ran or effect is None or not math.isfinite(effect):
+        return NOT_RUN
+    if not (learned and fair) or se is None or not math.isfinite(se) or se <= 0 \
+            or abs(effect) <= Z * se:
+        return INCONCLUSIVE
+    return REPRODUCED if (effect > 0) == (expected_sign > 0) else CONTRADICTED
+
+
+def why_inconclusive(found: Finding) -> str:
+    """The first reason `verdict` found, in a few words (the README summary shows it)."""
+    if not found.learned:
+        return "a compared model did not learn"
+    if not found.fair:
+        return "the better model trained longer"
+    if found.se is None or found.se <= 0:
+        return "no spread estimate"
+    return f"within {Z:g} SE"
+
+
+@dataclass
+class Finding:
+    """Our side of a claim: the effect A - B, its SE, and why it may not count."""
+
+    effect: float | None = None
+    se: float | None = None
+    ran: bool = True
+    learned: bool = True
+    fair: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    def check_budget(self, steps: dict[str, int | None], winner: str, loser: str) -> None:
+        """Training steps of the two runs compared: when the better one also trained longer, the
+        comparison cannot tell the model from the budget."""
+        if steps.get(winner) is None or steps.get(loser) is None or steps[winner] == steps[loser]:
+            return
+        note = f"{winner} trained {steps[winner]} steps, {loser} {steps[loser]}"
+        if steps[winner] > steps[loser]:
+            self.fair = False
+            note += ": the better model also trained longer, so the budget may explain it"
+        self.notes.append(note)
+
+
+def not_run(note: str) -> Finding:
+    return Finding(ran=False, notes=[note])
+
+
+def paired_se(a: list[float], b: list[float]) -> float | None:
+    """SE of the mean of paired differences a_i - b_i (same test sequences)."""
+    if len(a) != len(b) or len(a) < 2:
+        return None
+    d = [x - y for x, y in zip(a, b, strict=True)]
+    m = sum(d) / len(d)
+    return math.sqrt(sum((x - m) ** 2 for x in d) / (len(d) - 1) / len(d))
+
+
+def combined_se(*ses: float | None) -> float | None:
+    """SE of a sum or difference of independent estimates; None if any is unknown."""
+    if any(s is None or not math.isfinite(s) for s in ses):
+        return None
+    return math.sqrt(sum(s * s for s in ses))
+
+
+# -- reading the results --------------------------------------------------------------------
+
+
+def _num(text: str | None) -> float | None:
+    try:
+        value = float(text) if text not in (None, "") else None
+    except ValueError:
+        return None
+    return value if value is None or math.isfinite(value) else None
+
+
+def read_table(path: Path) -> dict[tuple[str, str], dict] | None:
+    """A table CSV (tables.write_table) as {(row, column): cell}; None when the file is missing."""
+    if not path.is_file():
+        return None
+    with open(path, newline="", encoding="utf-8") as fh:
+        return {(r["row"], r["column"]): r for r in csv.DictReader(fh)}
+
+
+def read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def paper_value(artifact: str, row: str, column: str) -> float:
+    with open(PAPER_NUMBERS, newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            if (r["artifact"], r["row"], r["column"]) == (artifact, row, column):
+                return float(r["value"])
+    raise KeyError(f"paper_numbers.csv has no cell {artifact} / {row} / {column}")
+
+
+def mean_se(spread: float | None, n: float | None, splits: int) -> float | None:
+    """SE of a mean over splits of per-split means: spread / sqrt(n - S) (module docstring);
+    None without a spread or with one run per split."""
+    if spread is None or n is None or n - splits < 1:
+        return None
+    return spread / math.sqrt(n - splits)
+
+
+def cell_se(cell: dict) -> float | None:
+    """SE of an action-recognition table cell (its splits are named in `per_split`)."""
+    splits = max(1, len(re.findall(r"split \d+:", cell.get("per_split") or "")))
+    return mean_se(_num(cell.get("spread")), _num(cell.get("n")), splits)
+
+
+# -- the claims -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    short: str          # the README summary's words
+    claim: str          # one sentence; how a vague statement was made measurable
+    where: str          # the paper's table or figure
+    part: str           # the config part that produces it (mnist, labreport, video)
+    artifact: str       # the committed file it is read from, relative to the results root
+    paper: str          # the paper's effect, as text
+    paper_num: float | None  # the paper's effect as a number (None: a figure, no number)
+    expected_sign: int  # +1 / -1: the sign of the paper's effect
+    unit: str
+    measure: Callable[[Path], Finding]
+
+
+def _diff_text(a: str, b: str, value: float, unit: str, decimals: int = 1) -> str:
+    return f"{a} − {b} = {value:+.{decimals}f} {unit}".rstrip()
+
+
+def _best(values: dict[str, float], lower_is_better: bool) -> str:
+    return (min if lower_is_better else max)(sorted(values), key=values.get)
+
+
+def _t2_claim(cid: str, domain: str, a: str, others: tuple[str, ...], short: str, sentence: str,
+              ) -> Claim:
+    """Table 2: future loss of row `a` minus the best of `others` (lower is better)."""
+    col = T2_COLS[domain]
+    paper = {r: paper_value("table2", T2_ROWS[r], col) for r in (a, *others)}
+    best = _best({r: paper[r] for r in others}, lower_is_better=True)
+    effect = paper[a] - paper[best]
+    unit = "CE per frame" if domain == "mnist" else "squared error per frame"
+    b_text = T2_ROWS[best] if len(others) == 1 else f"best other ({T2_ROWS[best]})"
+    return Claim(cid, short, sentence, f"Table 2, {col}", "mnist" if domain == "mnist" else "video",
+                 "tables/table2.csv", _diff_text(T2_ROWS[a], b_text, effect, unit), effect, -1, unit,
+                 lambda root: _measure_t2(root, domain, a, others))
+
+
+def _compare_cells(path: Path, column: str, names: dict[str, str], a: str, others: tuple[str, ...],
+                   lower_is_better: bool):
+    """A's cell against the best of `others` in one column of a table (rows named `names[r]` or
+    r): (table, cells, ours, best, Finding with the effect), or a 'not run' Finding."""
+    table = read_table(path)
+    if table is None:
+        return not_run(f"{path.parent.name}/{path.name} was not produced in this results folder")
+    cells = {r: table.get((names.get(r, r), column)) for r in (a, *others)}
+    if any(c is None or c["status"] != "ours" for c in cells.values()):
+        return not_run(f"cells of column {column} are 'not run' in this configuration")
+    ours = {r: float(c["ours"]) for r, c in cells.items()}
+    best = _best({r: ours[r] for r in others}, lower_is_better=lower_is_better)
+    found = Finding(effect=ours[a] - ours[best])
+    if len(others) > 1:
+        found.notes.append(f"best other: {names.get(best, best)}")
+    return table, cells, ours, best, found
+
+
+def _measure_t2(root: Path, domain: str, a: str, others: tuple[str, ...]) -> Finding:
+    col = T2_COLS[domain]
+    picked = _compare_cells(root / "tables" / "table2.csv", col, T2_ROWS, a, others, True)
+    if isinstance(picked, Finding):
+        return picked
+    table, cells, ours, best, found = picked
+    for r in (a, best):
+        if cells[r]["flag"]:
+            found.learned = False
+            found.notes.append(f"{T2_ROWS[r]} is flagged '{cells[r]['flag']}' (not below "
+                               f"{LEARNED_MARGIN} x the no-learning baselines): the comparison "
+                               "tests nothing")
+    # the SE comes from per-sequence losses of the very runs in the table (checked by their means)
+    per_seq, why, steps = {}, "", {}
+    for r in (a, best):
+        ev = read_json(root / "eval" / domain / f"{r}.json")
+        steps[T2_ROWS[r]] = (ev or {}).get("step")
+        losses = (ev or {}).get("per_sequence", {}).get("future_loss")
+        if not losses:
+            why = f"no per-sequence losses in eval/{domain}/{r}.json"
+        elif not math.isclose(sum(losses) / len(losses), ours[r], rel_tol=1e-5):
+            why = f"eval/{domain}/{r}.json is not the run in Table 2 (its mean differs)"
+        per_seq[r] = losses
+    if why:
+        found.notes.append(f"no SE: {why}; rerun the evaluations (snakemake) to get one")
+    else:
+        found.se = paired_se(per_seq[a], per_seq[best])
+        found.notes.append(f"SE paired over {len(per_seq[a])} test sequences")
+        lower = found.effect < 0
+        found.check_budget(steps, T2_ROWS[a] if lower else T2_ROWS[best],
+                           T2_ROWS[best] if lower else T2_ROWS[a])
+    return found
+
+
+def _lab_rows(table: dict) -> tuple[dict[int, float], float | None]:
+    fc, conv = {}, None
+    for (row, _), cell in table.items():
+        if cell["status"] != "ours":
+            continue
+        m = re.match(r"FC-LSTM autoencoder (\d+) units", row)
+        if m:
+            fc[int(m.group(1))] = float(cell["ours"])
+        elif row.startswith("ConvLSTM"):
+            conv = float(cell["ours"])
+    return fc, conv
+
+
+def _lab_per_seq(root: Path, want: str | int) -> tuple[list[float] | None, float | None,
+                                                       int | None]:
+    """Per-sequence reconstruction MSE per pixel of the lab-report run `want` (hidden size or
+    'convlstm'), its mean as the table reports it, and the run's training steps."""
+    for path in sorted((root / "eval" / "labreport").glob("*.json")):
+        ev = read_json(path) or {}
+        mc = ev.get("model_config", {})
+        is_it = (ev.get("variant") == "convlstm") if want == "convlstm" else (
+            ev.get("variant") != "convlstm" and int(mc.get("hidden", -1)) == want)
+        if is_it:
+            frames = ev.get("per_sequence", {}).get("recon_mse_per_frame")
+            if not frames:
+                return None, None, None
+            per_pixel = [v / int(mc["input_dim"]) for v in frames]
+            return per_pixel, sum(per_pixel) / len(per_pixel), ev.get("step")
+    return None, None, None
+
+
+def _measure_lab(root: Path, conv: bool) -> Finding:
+    table = read_table(root / "tables" / "labreport.csv")
+    if table is None:
+        return not_run("the lab report's table was not produced in this results folder")
+    fc, conv_value = _lab_rows(table)
+    if len(fc) < (1 if conv else 2) or (conv and conv_value is None):
+        return not_run("the lab report's table has too few of our runs for this comparison")
+    big, small = max(fc), min(fc)
+    a, b = ("convlstm", big) if conv else (big, small)
+    va, vb = (conv_value, fc[big]) if conv else (fc[big], fc[small])
+    found = Finding(effect=va - vb, notes=[f"FC sizes: {big} vs {small} units" if not conv
+                                           else f"FC-LSTM of {big} units (the largest)"])
+    (sa, ma, na), (sb, mb, nb) = _lab_per_seq(root, a), _lab_per_seq(root, b)
+    if sa is None or sb is None:
+        found.notes.append("no SE: no per-sequence losses in eval/labreport/; rerun the "
+                           "evaluations (snakemake) to get one")
+    elif not (math.isclose(ma, va, rel_tol=1e-5) and math.isclose(mb, vb, rel_tol=1e-5)):
+        found.notes.append("no SE: eval/labreport/ is not the run in the table (means differ)")
+    else:
+        found.se = paired_se(sa, sb)
+        found.notes.append(f"SE paired over {len(sa)} test sequences")
+        names = {a: "ConvLSTM" if a == "convlstm" else f"FC {a} units", b: f"FC {b} units"}
+        win, lose = (a, b) if found.effect < 0 else (b, a)
+        found.check_budget({names[a]: na, names[b]: nb}, names[win], names[lose])
+    return found
+
+
+def _cells_claim(cid: str, short: str, sentence: str, where: str, artifact: str, table: str,
+                 column: str, a: str, others: tuple[str, ...]) -> Claim:
+    """An action-recognition comparison: accuracy of row `a` minus the best of `others`."""
+    paper = {r: paper_value(table, r, column) for r in (a, *others)}
+    best = _best({r: paper[r] for r in others}, lower_is_better=False)
+    b_text = best if len(others) == 1 else f"best other ({best})"
+    effect = paper[a] - paper[best]
+    return Claim(cid, short, sentence, where, "video", artifact,
+                 _diff_text(a, b_text, effect, "% accuracy"), effect, 1 if effect > 0 else -1,
+                 "% accuracy", lambda root: _measure_cells(root, artifact, column, a, others))
+
+
+def _measure_cells(root: Path, artifact: str, column: str, a: str, others: tuple[str, ...],
+                   ) -> Finding:
+    picked = _compare_cells(root / artifact, column, {}, a, others, False)
+    if isinstance(picked, Finding):
+        return picked
+    table, cells, ours, best, found = picked
+    chance = next((_num(c["ours"]) for (r, col), c in table.items()
+                   if col == column and r.startswith("Chance")), None)
+    for r in (a, best):
+        if chance is not None and ours[r] <= chance + 1e-9:
+            found.learned = False
+            found.notes.append(f"{r} is at or below chance ({chance:.1f}%): the comparison tests "
+                               "nothing")
+    ses = [cell_se(cells[a]), cell_se(cells[best])]
+    found.se = combined_se(*ses)
+    n = [int(_num(cells[r]["n"]) or 0) for r in (a, best)]
+    found.notes.append(f"SE unpaired from spread and n (n = {n[0]}, {n[1]} runs)" if found.se
+                       is not None else f"no SE: n = {n[0]}, {n[1]} runs (one per split or no "
+                       "spread)")
+    return found
+
+
+def _fig12_claim(cid: str, dataset: str, paper_all: str) -> Claim:
+    def p(model: str, col: str) -> float:
+        return paper_value("figure12", model, f"{dataset} {col}")
+
+    effect = ((p("Composite LSTM Model", "1 video/class") - p("Baseline LSTM", "1 video/class"))
+              - (p("Composite LSTM Model", paper_all) - p("Baseline LSTM", paper_all)))
+    return Claim(
+        cid, f"pretraining helps most with the fewest labelled videos, {dataset}",
+        f"On {dataset} RGB, the gain from Composite pretraining (pretrained LSTM - baseline LSTM) "
+        "is larger with the fewest labelled videos per class than with all of them (the paper "
+        "prints these two points of Figure 12).",
+        "Figure 12", "video", "figures/figure12.csv",
+        f"gain at 1 video/class − gain with all = {effect:+.1f} % accuracy", effect, 1,
+        "% accuracy",
+        lambda root: _measure_fig12(root, dataset))
+
+
+def _measure_fig12(root: Path, dataset: str) -> Finding:
+    path = root / "figures" / "figure12.csv"
+    if not path.is_file():
+        return not_run("Figure 12 was not produced in this results folder")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["dataset"] == dataset]
+    models = ("Composite LSTM Model", "Baseline LSTM")
+    pts = {(r["model"], float(r["videos_per_class"])): r for r in rows if r["model"] in models}
+    sizes = sorted({v for (m, v) in pts if all((mm, v) in pts for mm in models)})
+    if len(sizes) < 2:
+        return not_run(f"Figure 12 has fewer than two labelled-set sizes for {dataset}")
+    t1 = read_table(root / "tables" / "table1.csv") or {}
+    splits = next((len(c["splits"].split(",")) for c in t1.values() if c.get("splits")), None)
+
+    def gain(size: float) -> tuple[float, list[float | None]]:
+        c, b = pts[(models[0], size)], pts[(models[1], size)]
+        # the number of splits is not in figure12.csv: Table 1 comes from the same runs
+        ses = [mean_se(_num(r["std_acc"]), _num(r["n_runs"]), splits) if splits else None
+               for r in (c, b)]
+        return float(c["mean_acc"]) - float(b["mean_acc"]), ses
+
+    (g_few, se_few), (g_all, se_all) = gain(sizes[0]), gain(sizes[-1])
+    found = Finding(effect=g_few - g_all, se=combined_se(*se_few, *se_all),
+                    notes=[f"gain {g_few:+.2f} at {sizes[0]:g} vs {g_all:+.2f} at {sizes[-1]:g} "
+                           "videos/class"])
+    if found.se is None:
+        found.notes.append("no SE: a point has one run per split or no spread")
+    return found
+
+
+def _checks(root: Path) -> tuple[dict | None, str]:
+    path = root / "eval" / "figures" / "mnist_checks.json"
+    data = read_json(path)
+    return data, ("" if data else "not measured in this results folder (eval/figures/"
+                  "mnist_checks.json, written by rule mnist_figure_checks, is absent)")
+
+
+def _measure_ood(root: Path, label: str) -> Finding:
+    data, why = _checks(root)
+    if data is None:
+        return not_run(why)
+    ood = data["out_of_domain"][label]
+    a, b = ood["model_future_loss"], ood["mean_frame_future_loss"]
+    effect = sum(a) / len(a) - sum(b) / len(b)
+    return Finding(effect=effect, se=paired_se(a, b),
+                   notes=[f"SE paired over {len(a)} sequences; baseline: {data['mean_frame_from']}"])
+
+
+def _measure_rollout(root: Path, against_random: bool) -> Finding:
+    data, why = _checks(root)
+    if data is None:
+        return not_run(why)
+    ro = data["rollout"]
+    trained, rand = ro["trained_activity"], ro["random_activity"]
+    n = len(trained)
+    mean_t = sum(trained) / n
+    if against_random:
+        return Finding(effect=mean_t - sum(rand) / n, se=paired_se(trained, rand),
+                       notes=[f"activity trained {mean_t:.4f}, random {sum(rand) / n:.4f}; SE "
+                              f"paired over {n} sequences; {ro['window']}"])
+    sd = math.sqrt(sum((v - mean_t) ** 2 for v in trained) / (n - 1)) if n > 1 else None
+    return Finding(effect=mean_t - ro["threshold"], se=sd / math.sqrt(n) if sd else None,
+                   notes=[f"activity {mean_t:.4f} vs threshold {ro['threshold']}; outputs "
+                          f"bounded by construction (|h| < 1), finite: {ro['finite']}, max |cell "
+                          f"state| {ro['max_abs_cell']:.3g}; {ro['window']}; {n} sequences"])
+
+
+def _t3_claims() -> list[Claim]:
+    others = ("Autoencoder", "Future Predictor", "Conditional Autoencoder",
+              "Conditional Future Predictor")
+    out = []
+    for k, col in enumerate(("UCF-101 small", "UCF-101", "HMDB-51 small", "HMDB-51"), 1):
+        out.append(_cells_claim(
+            f"T3-{k}", "Composite pretraining beats the other variants",
+            f"On {col}, the Composite-pretrained classifier beats the best of the Autoencoder, "
+            "Future Predictor and their conditional forms (the paper's 'at least as good as every "
+            "other variant', made directional; the Composite with conditional future predictor "
+            "ties it in the paper, +-0.1, so it is left out).",
+            f"Table 3, {col}", "tables/table3.csv", "table3", col, "Composite Model", others))
+    return out
+
+
+def _t1_claims() -> list[Claim]:
+    out = []
+    for k, col in enumerate(("UCF-101 RGB", "HMDB-51 RGB"), 1):
+        out.append(_cells_claim(
+            f"T1-{k}", "LSTM classifier beats single frame",
+            f"On {col} percepts, the LSTM classifier is more accurate than the single-frame "
+            "classifier (logistic regression on single frames, averaged over the video).",
+            f"Table 1, {col}", "tables/table1.csv", "table1", col, "LSTM classifier",
+            ("Single Frame",)))
+    for k, col in enumerate(("UCF-101 RGB", "HMDB-51 RGB"), 3):
+        out.append(_cells_claim(
+            f"T1-{k}", "Composite pretraining improves the LSTM classifier",
+            f"On {col} percepts, initialising the LSTM classifier from the Composite Model "
+            "improves its accuracy over random initialisation.",
+            f"Table 1, {col}", "tables/table1.csv", "table1", col,
+            "Composite LSTM Model + Finetuning", ("LSTM classifier",)))
+    return out
+
+
+def _t2_claims(domain: str, label: str, prefix: str) -> list[Claim]:
+    return [
+        _t2_claim(f"{prefix}1", domain, "composite", ("future",),
+                  "Composite beats Future Predictor",
+                  f"On {label}, the Composite Model predicts the future better (lower test loss) "
+                  "than the Future Predictor."),
+        _t2_claim(f"{prefix}2", domain, "cond_future", ("future",),
+                  "conditioning the future decoder helps",
+                  f"On {label}, the Conditional Future Predictor predicts better than the "
+                  "(unconditioned) Future Predictor (the pair that isolates conditioning; the "
+                  "Composite pair is part of the next claim)."),
+        _t2_claim(f"{prefix}3", domain, "composite_cond", ("future", "composite", "cond_future"),
+                  "Composite with conditional future predictor is best",
+                  f"On {label}, the Composite Model with Conditional Future Predictor has the "
+                  "lowest loss of the four models of Table 2."),
+    ]
+
+
+def all_claims() -> list[Claim]:
+    lab = paper_value("labreport", "FC-LSTM autoencoder 2500 units", "Moving MNIST MSE") - \
+        paper_value("labreport", "FC-LSTM autoencoder 500 units", "Moving MNIST MSE")
+    return [
+        *_t2_claims("mnist", "Moving MNIST", "T2-M"),
+        *_t2_claims("patches", "image patches", "T2-P"),
+        Claim("LR-1", "larger FC-LSTM autoencoders reconstruct better",
+              "On Moving MNIST, the largest configured fully connected LSTM autoencoder "
+              "reconstructs its input with lower MSE per pixel than the smallest.",
+              "Lab report, Table 1", "labreport", "tables/labreport.csv",
+              f"2500 units − 500 units = {lab:+.6f} MSE per pixel", lab, -1, "MSE per pixel",
+              lambda root: _measure_lab(root, conv=False)),
+        Claim("LR-2", "ConvLSTM autoencoder beats the FC-LSTM autoencoder",
+              "On Moving MNIST, the ConvLSTM autoencoder reconstructs with lower MSE per pixel "
+              "than the largest configured fully connected one.",
+              "Lab report, section 3.3", "labreport", "tables/labreport.csv",
+              "ConvLSTM − FC-LSTM < 0 (no number: the report compares reconstructions)", None, -1,
+              "MSE per pixel", lambda root: _measure_lab(root, conv=True)),
+        *_t1_claims(),
+        _fig12_claim("F12-1", "UCF-101", "all"),
+        _fig12_claim("F12-2", "HMDB-51", "all (70/class)"),
+        *_t3_claims(),
+        _cells_claim("T4-1", "RGB+flow fusion beats each stream alone",
+                     "On UCF-101, late fusion of the RGB and flow Composite LSTM models is more "
+                     "accurate than the better of the two streams alone.",
+                     "Table 4, UCF-101", "tables/table4.csv", "table4", "UCF-101",
+                     "Composite LSTM Model [RGB+flow]",
+                     ("Composite LSTM Model [RGB]", "Composite LSTM Model [flow]")),
+        Claim("F8-1", "trained on 2 digits, predicts 1 digit better than the mean frame",
+              "A model trained on 2-digit sequences predicts 1-digit sequences with lower future "
+              "cross entropy than the mean training frame (Figure 8, made measurable).",
+              "Figure 8", "mnist", "figures/figure8.png",
+              "model − mean frame < 0 (no number: the figure shows predictions)", None, -1,
+              "CE per frame", lambda root: _measure_ood(root, "1 digit")),
+        Claim("F8-2", "trained on 2 digits, predicts 3 digits better than the mean frame",
+              "A model trained on 2-digit sequences predicts 3-digit sequences with lower future "
+              "cross entropy than the mean training frame (Figure 8, made measurable).",
+              "Figure 8", "mnist", "figures/figure8.png",
+              "model − mean frame < 0 (no number: the figure shows predictions)", None, -1,
+              "CE per frame", lambda root: _measure_ood(root, "3 digits")),
+        Claim("F7-1", "the 100-step rollout stays active",
+              "Run 100 steps (trained for 10), the future decoder's output units stay bounded "
+              "and keep moving: their mean std over steps 51-100 exceeds 0.01 (a unit moving by "
+              "less than 1% of its range is standing still).",
+              "Figure 7 (top)", "mnist", "figures/figure7.png",
+              "activity − 0.01 > 0 (no number: the figure shows periodic activity)", None, 1,
+              "activity", lambda root: _measure_rollout(root, against_random=False)),
+        Claim("F7-2", "trained decoder's rollout is more active than a random one",
+              "Over the same 100-step rollout, the trained future decoder's output units move "
+              "more (std over steps 51-100) than those of a randomly initialised decoder, whose "
+              "dynamics die out in the paper.",
+              "Figure 7 (bottom)", "mnist", "figures/figure7.png",
+              "trained − random activity > 0 (no number: the figure)", None, 1, "activity",
+              lambda root: _measure_rollout(root, against_random=True)),
+    ]
+
+
+# -- the table ------------------------------------------------------------------------------
+
+
+def _fmt_effect(effect: float | None, se: float | None) -> str:
+    if effect is None:
+        return ""
+    if not math.isfinite(effect):
+        return f"{effect}"
+    ref = se if se else abs(effect)
+    decimals = min(8, max(0, 2 - math.floor(math.log10(ref)))) if ref > 0 else 2
+    text = f"{effect:+.{decimals}f}"
+    return text + (f" ± {se:.{decimals}f}" if se is not None else " (no SE)")
+
+
+def evaluate(root: str | Path, config_name: str, data_source: str,
+             parts: Iterable[str] | None = None, claims: list[Claim] | None = None) -> list[dict]:
+    """One row per claim, read from the results under `root`, for the given configuration."""
+    root = Path(root)
+    parts = set(parts or PARTS)
+    rows = []
+    for c in claims or all_claims():
+        if c.part not in parts:
+            found = not_run(f"this configuration does not run the '{c.part}' part (parts: "
+                            f"{', '.join(sorted(parts))})")
+        else:
+            found = c.measure(root)
+        v = verdict(found.effect, found.se, c.expected_sign, ran=found.ran,
+                    learned=found.learned, fair=found.fair)
+        notes = list(found.notes)
+        if v != NOT_RUN and data_source == "real" and c.paper_num:  # magnitudes only on its data
+            notes.append(f"magnitude: ours / paper = {found.effect / c.paper_num:.2f}")
+        rows.append({
+            "id": c.id, "claim": c.claim, "where": c.where, "paper_effect": c.paper,
+            "paper_value": "" if c.paper_num is None else format(c.paper_num, ".6g"),
+            "ours": "" if found.effect is None or not found.ran else format(found.effect, ".6g"),
+            "se": "" if found.se is None else format(found.se, ".6g"),
+            "our_effect": (f"{_fmt_effect(found.effect, found.se)} {c.unit}" if found.ran
+                           and found.effect is not None else NOT_RUN),
+            "verdict": v, "notes": "; ".join(notes), "config": config_name,
+            "data_source": data_source, "artifact": f"{root.as_posix()}/{c.artifact}",
+            "short": c.short, "why": why_inconclusive(found) if v == INCONCLUSIVE else "",
+        })
+    return rows
+
+
+CSV_COLUMNS = ("id", "claim", "where", "paper_effect", "paper_value", "ours", "se", "our_effect",
+               "verdict", "notes", "config", "data_source", "artifact")
+
+
+def render_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        writer.writerow([r[k] for k in CSV_COLUMNS])
+    return buf.getvalue()
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+RULE_TEXT = (f"Verdict: reproduced = our effect has the paper's sign and exceeds {Z:g} standard "
+             f"errors; contradicted = the opposite sign beyond {Z:g} SE; inconclusive = within "
+             f"{Z:g} SE, no spread estimate (or a zero one), a compared model that did not "
+             "learn (flagged 'not learned', or at chance), or a better model that also trained "
+             "for more steps; not run = this results folder has no result for it.")
+
+
+def render_md(rows: list[dict], config_name: str, data_source: str) -> str:
+    scope = ("the paper's data: signs and magnitudes can be compared" if data_source == "real"
+             else "not the paper's data: only the signs of the effects are compared, never the "
+             "magnitudes")
+    out = ["# The paper's claims, checked", "",
+           f"> Config: {config_name}. Data: {data_source} ({scope}).",
+           f"> {RULE_TEXT}",
+           "> SE: paired over test sequences (Moving MNIST, patches, lab report, Figures 7-8); "
+           "for action recognition sqrt(SE_A^2 + SE_B^2) with SE = spread / sqrt(n - splits). "
+           "Effects are A − B as written in the paper's column.", "",
+           "| id | claim | where | paper effect | our effect (± SE) | verdict | notes | artifact |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        out.append("| " + " | ".join(_md(r[k]) for k in (
+            "id", "claim", "where", "paper_effect", "our_effect")) + f" | **{r['verdict']}** | "
+            f"{_md(r['notes'])} | `{r['artifact']}` |")
+    return "\n".join(out) + "\n"
+
+
+def render_summary(rows: list[dict], config_name: str, data_source: str, md_path: str) -> str:
+    """The README's generated opening for one run: counts, then one line per claim."""
+    counts = {v: sum(r["verdict"] == v for r in rows)
+              for v in (REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_RUN)}
+    scope = "paper's data" if data_source == "real" else f"{data_source} data, signs only"
+    lines = [f"**Config `{config_name}`** ({scope}; full table: [{md_path}]({md_path})): "
+             + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".", ""]
+    for r in rows:
+        ours = "" if r["verdict"] == NOT_RUN else f"; ours {r['our_effect']}"
+        why = f" ({r['why']})" if r["why"] else ""
+        lines.append(f"- **{r['verdict']}**{why} — {r['where']}: {r['short']}{ours}")
+    return "\n".join(lines) + "\n"
+
+
+def write_claims(rows: list[dict], out_stem: str | Path, config_name: str, data_source: str,
+                 summary: str | Path | None = None) -> list[Path]:
+    """Write {out_stem}.csv and .md (and the summary); byte-deterministic, atomic."""
+    stem = Path(out_stem)
+    paths = [stem.with_suffix(".csv"), stem.with_suffix(".md")]
+    atomic_write_text(paths[0], render_csv(rows))
+    atomic_write_text(paths[1], render_md(rows, config_name, data_source))
+    if summary:
+        atomic_write_text(summary, render_summary(rows, config_name, data_source,
+                                                  paths[1].as_posix()))
+        paths.append(Path(summary))
+    return paths
+
+
+# -- the README's generated block -----------------------------------------------------------
+
+
+def readme_block(summaries: list[str]) -> str:
+    """The text between the README's markers: the summaries verbatim, in order."""
+    return (f"{README_BEGIN}\n<!-- generated by `videolstm claims-readme` from the runs' "
+            "claims_summary.md; do not edit by hand -->\n\n" + "\n".join(summaries)
+            + f"\n{README_END}")
+
+
+def replace_readme_block(readme: str, block: str) -> str:
+    start, end = readme.find(README_BEGIN), readme.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"README has no {README_BEGIN} ... {README_END} block")
+    return readme[:start] + block + readme[end + len(README_END):]
+
+
+def current_readme_block(readme: str) -> str:
+    start, end = readme.find(README_BEGIN), readme.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"README has no {README_BEGIN} ... {README_END} block")
+    return readme[start:end + len(README_END)]

@@ -1,0 +1,229 @@
+"""The claims table: the verdict rule, its standard errors, reading a results folder, the
+committed claims tables and the README's generated block."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tests.conftest import ROOT
+from videolstm import claims as cl
+from videolstm.tables import write_table
+
+PROV = {"config": "unit", "data_source": "embedded", "extractor": "none"}
+
+
+# -- the verdict rule -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("effect", "se", "kwargs", "expected"), [
+    (-10.0, 1.0, {}, cl.REPRODUCED),             # clear win, paper's sign (lower is better)
+    (10.0, 1.0, {}, cl.CONTRADICTED),            # clear loss, beyond 2 SE the other way
+    (-1.5, 1.0, {}, cl.INCONCLUSIVE),            # noise: within 2 SE
+    (-2.0, 1.0, {}, cl.INCONCLUSIVE),            # exactly 2 SE is not beyond it
+    (-10.0, None, {}, cl.INCONCLUSIVE),          # no spread estimate: never reproduced
+    (-10.0, 0.0, {}, cl.INCONCLUSIVE),           # a zero spread is no estimate either
+    (-10.0, 1.0, {"learned": False}, cl.INCONCLUSIVE),   # a model that did not learn
+    (10.0, 1.0, {"learned": False}, cl.INCONCLUSIVE),    # ... tests neither direction
+    (-10.0, 1.0, {"fair": False}, cl.INCONCLUSIVE),      # winner also trained longer
+    (-10.0, 1.0, {"ran": False}, cl.NOT_RUN),
+    (None, None, {}, cl.NOT_RUN),
+])
+def test_verdict_rule(effect, se, kwargs, expected):
+    assert cl.verdict(effect, se, -1, **kwargs) == expected
+
+
+def test_verdict_follows_the_papers_sign():
+    assert cl.verdict(3.0, 1.0, +1) == cl.REPRODUCED
+    assert cl.verdict(-3.0, 1.0, +1) == cl.CONTRADICTED
+
+
+def test_standard_errors_by_hand():
+    # differences 1, 2, 3: mean 2, sample std 1, SE 1 / sqrt(3)
+    assert cl.paired_se([2.0, 4.0, 6.0], [1.0, 2.0, 3.0]) == pytest.approx(1 / math.sqrt(3))
+    assert cl.paired_se([1.0], [0.0]) is None
+    # 3 splits x 4 samples, within-split std (ddof 0) 2.0: SE = 2 / sqrt(12 - 3)
+    assert cl.mean_se(2.0, 12, 3) == pytest.approx(2 / 3)
+    assert cl.mean_se(2.0, 3, 3) is None  # one sample per split
+    cell = {"spread": "2", "n": "12", "per_split": "split 1: 70; split 2: 71; split 3: 69"}
+    assert cl.cell_se(cell) == pytest.approx(2 / 3)
+    assert cl.combined_se(3.0, 4.0) == pytest.approx(5.0)
+    assert cl.combined_se(3.0, None) is None
+
+
+def test_budget_check_only_when_the_winner_trained_longer():
+    f = cl.Finding(effect=-5.0)
+    f.check_budget({"A": 100, "B": 300}, "A", "B")  # the winner had less: still fair
+    assert f.fair and "A trained 100 steps" in f.notes[0]
+    f.check_budget({"A": 300, "B": 100}, "A", "B")
+    assert not f.fair
+
+
+# -- a results folder made by hand -----------------------------------------------------------
+
+
+def _table2(root, cells, patches_run=True):
+    rows = []
+    for run, (value, flag) in cells.items():
+        rows.append({"row": cl.T2_ROWS[run], "column": cl.T2_COLS["mnist"], "value": value,
+                     "n": 4, "flag": flag})
+        if patches_run:
+            rows.append({"row": cl.T2_ROWS[run], "column": cl.T2_COLS["patches"],
+                         "value": 200.0, "n": 4, "flag": ""})
+    write_table("table2", pd.DataFrame(rows), root / "tables", PROV)
+
+
+def _eval(root, run, losses, step=1000):
+    path = root / "eval" / "mnist" / f"{run}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"step": step, "per_sequence": {"future_loss": losses},
+                                "metrics": {"future_loss": float(np.mean(losses))}}))
+
+
+def _row(rows, cid):
+    return next(r for r in rows if r["id"] == cid)
+
+
+def test_table2_claim_paired_se_flags_and_parts(tmp_path):
+    fp = [400.0, 410.0, 420.0, 430.0]
+    comp = [390.0, 399.0, 411.0, 420.0]  # better on every sequence by 9-10
+    cfp = [700.0, 700.0, 700.0, 700.0]
+    cc = [650.0, 660.0, 640.0, 650.0]
+    _table2(tmp_path, {"future": (np.mean(fp), ""), "composite": (np.mean(comp), ""),
+                       "cond_future": (np.mean(cfp), "not learned"),
+                       "composite_cond": (np.mean(cc), "not learned")})
+    for run, losses in (("future", fp), ("composite", comp), ("cond_future", cfp),
+                        ("composite_cond", cc)):
+        _eval(tmp_path, run, losses)
+    rows = cl.evaluate(tmp_path, "unit", "embedded", parts=["mnist"])
+    m1 = _row(rows, "T2-M1")
+    assert m1["verdict"] == cl.REPRODUCED
+    assert float(m1["se"]) == pytest.approx(cl.paired_se(comp, fp), rel=1e-5)
+    assert float(m1["ours"]) == pytest.approx(np.mean(comp) - np.mean(fp), rel=1e-5)
+    m2 = _row(rows, "T2-M2")  # the conditional model is flagged: never reproduced
+    assert m2["verdict"] == cl.INCONCLUSIVE and "not learned" in m2["notes"]
+    # parts this configuration does not run say so
+    for cid in ("T2-P1", "T1-1", "T3-1", "T4-1", "F12-1", "LR-1"):
+        assert _row(rows, cid)["verdict"] == cl.NOT_RUN, cid
+    # Figures 7/8 not measured here: not run, with the reason
+    assert _row(rows, "F7-1")["verdict"] == cl.NOT_RUN
+    assert "mnist_checks.json" in _row(rows, "F7-1")["notes"]
+
+
+def test_stale_or_missing_per_sequence_losses_give_no_se(tmp_path):
+    _table2(tmp_path, {"future": (400.0, ""), "composite": (390.0, "")})
+    _eval(tmp_path, "future", [400.0, 401.0, 399.0])
+    _eval(tmp_path, "composite", [300.0, 300.0, 300.0])  # not the run in the table
+    m1 = _row(cl.evaluate(tmp_path, "unit", "embedded", parts=["mnist"]), "T2-M1")
+    assert m1["verdict"] == cl.INCONCLUSIVE and m1["se"] == ""
+    assert "not the run in Table 2" in m1["notes"]
+
+
+def test_not_run_table_cells_say_not_run(tmp_path):
+    _table2(tmp_path, {"future": (400.0, ""), "composite": (390.0, "")}, patches_run=False)
+    rows = cl.evaluate(tmp_path, "unit", "embedded")  # every part configured
+    assert _row(rows, "T2-P1")["verdict"] == cl.NOT_RUN  # the table's patches cells: not run
+    assert _row(rows, "T1-1")["verdict"] == cl.NOT_RUN   # table1.csv absent
+
+
+def test_action_claims_from_spread_and_n(tmp_path):
+    cells = [("Single Frame", 50.0, 1.0), ("LSTM classifier", 60.0, 1.0),
+             ("Composite LSTM Model + Finetuning", 60.5, 1.0)]
+    rows = [{"row": r, "column": "UCF-101 RGB", "value": v, "spread": s, "n": 10,
+             "per_split": "split 1: 0"} for r, v, s in cells]
+    rows.append({"row": "Chance (100 / classes)", "column": "UCF-101 RGB", "value": 12.5})
+    write_table("table1", pd.DataFrame(rows), tmp_path / "tables", PROV)
+    out = cl.evaluate(tmp_path, "unit", "embedded", parts=["video"])
+    t1 = _row(out, "T1-1")  # +10 with SE sqrt(2 / 9): reproduced
+    assert t1["verdict"] == cl.REPRODUCED
+    assert float(t1["se"]) == pytest.approx(math.sqrt(2 / 9), rel=1e-5)
+    assert _row(out, "T1-3")["verdict"] == cl.INCONCLUSIVE  # +0.5 within 2 SE
+
+
+def test_written_files_and_summary(tmp_path):
+    rows = cl.evaluate(tmp_path, "unit", "embedded", parts=["mnist"])
+    paths = cl.write_claims(rows, tmp_path / "claims", "unit", "embedded",
+                            summary=tmp_path / "summary.md")
+    with open(paths[0], newline="") as fh:
+        table = list(csv.DictReader(fh))
+    assert len(table) == len(cl.all_claims()) and tuple(table[0]) == cl.CSV_COLUMNS
+    summary = paths[2].read_text()
+    assert summary.count("\n- **") == len(rows)
+
+
+# -- what the pipeline and the commands rely on ---------------------------------------------
+
+
+def test_table2_names_agree_with_the_table_command():
+    from videolstm.commands import mnist_results as mr
+
+    assert cl.T2_ROWS == mr.TABLE2_RUNS
+    assert cl.T2_COLS == {"mnist": mr.MNIST_COL, "patches": mr.PATCHES_COL}
+
+
+def test_per_sequence_losses_average_to_the_metrics():
+    from videolstm.baselines import image_baselines
+    from videolstm.evaluate import evaluate_model
+    from videolstm.models import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    frames = np.random.default_rng(0).integers(0, 256, (20, 5, 16, 16), dtype=np.uint8)
+    model = build_model("composite", ModelConfig(input_dim=256, hidden=8, layers=1))
+    ev = evaluate_model(model, frames, batch_size=2)
+    for key in ("future_loss", "recon_loss", "future_mse_per_frame"):
+        assert len(ev["per_sequence"][key]) == 5
+        assert np.mean(ev["per_sequence"][key]) == pytest.approx(ev["metrics"][key])
+    base = image_baselines(frames, np.full(256, 0.2), 10, 10, batch_size=2)
+    seqs = base["per_sequence"]["mean_frame"]["future_loss"]
+    assert np.mean(seqs) == pytest.approx(base["baselines"]["mean_frame"]["future_loss"])
+
+
+def test_rollout_activity_is_zero_for_a_constant():
+    from videolstm.figure_checks import activity
+
+    still = np.ones((100, 3, 4))
+    moving = np.sin(np.arange(100.0))[:, None, None] * np.ones((100, 3, 4))
+    assert np.allclose(activity(still), 0.0)
+    assert (activity(moving) > 0.5).all()
+
+
+# -- the committed results ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("results", ["results", "results-cpu"])
+def test_every_claim_points_to_an_existing_artifact(results):
+    """Recomputed from the committed tables alone (a fresh clone has no eval/), every claim with
+    a result names a committed file that exists; and so does every committed claims row."""
+    rows = cl.evaluate(ROOT / results, "check", "embedded",
+                       parts=["mnist"] if results == "results-cpu" else None)
+    committed = list(csv.DictReader(open(ROOT / results / "tables" / "claims.csv", newline="")))
+    assert [r["id"] for r in committed] == [r["id"] for r in rows]
+    for r in committed:
+        assert r["verdict"] in (cl.REPRODUCED, cl.CONTRADICTED, cl.INCONCLUSIVE, cl.NOT_RUN)
+        if r["verdict"] != cl.NOT_RUN:
+            assert (ROOT / r["artifact"]).is_file(), r["artifact"]
+    for r in rows:
+        if r["verdict"] != cl.NOT_RUN:
+            assert (ROOT / results / r["artifact"].split(f"/{results}/", 1)[1]).is_file()
+
+
+def test_cpu_run_has_no_video_part():
+    committed = list(csv.DictReader(open(ROOT / "results-cpu/tables/claims.csv", newline="")))
+    for r in committed:
+        if r["id"].startswith(("T1-", "T3-", "T4-", "F12-", "T2-P", "LR-")):
+            assert r["verdict"] == cl.NOT_RUN, r["id"]
+
+
+def test_readme_block_matches_the_committed_summaries():
+    from videolstm.commands.claims import README_SUMMARIES
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    summaries = [(ROOT / s).read_text(encoding="utf-8") for s in README_SUMMARIES]
+    assert cl.current_readme_block(readme) == cl.readme_block(summaries), (
+        "README's claims block is out of date: run `videolstm claims-readme`")

@@ -1,0 +1,32 @@
+# The paper's claims, checked: one row per claim (the paper's effect, ours with its standard error,
+# a verdict from videolstm.claims), from whatever the configured parts produced, and the short
+# summary that the README's opening includes (videolstm claims-readme).
+
+
+rule claims:
+    input:
+        claims_inputs,
+    output:
+        csv=f"{RESULTS}/tables/claims.csv",
+        md=report(
+            f"{RESULTS}/tables/claims.md",
+            caption="../report/claims.rst",
+            category="Claims",
+        ),
+        summary=f"{RESULTS}/tables/claims_summary.md",
+    params:
+        cfg=cfg_json("parts"),
+        results=results_root,
+        stem=claims_stem,
+    log:
+        f"{LOGS}/tables/claims.log",
+    benchmark:
+        f"{BENCH}/tables/claims.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm claims --results {params.results} --cfg {params.cfg:q} --out {params.stem}"
+        " --summary {output.summary} > {log} 2>&1"

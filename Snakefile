@@ -11,7 +11,7 @@ configfile: "config/config.yaml"
 
 
 wildcard_constraints:
-    domain=r"[a-z_]+",
+    domain=r"[a-z_]+(_split[123])?",
     run=r"[A-Za-z0-9_]+",
     dataset=r"[a-z0-9_]+",
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,7 @@ FT = {
 def fake(tmp_path_factory):
     root = tmp_path_factory.mktemp("ft")
     write_fake_dataset(root, kinds=("rgb", "flowstack"), dim=8)
-    for domain in ("percepts_rgb", "percepts_flow"):
+    for domain in ("percepts_rgb", "percepts_flow_split1", "percepts_flow_split2"):
         for v in VARIANTS:
             write_fake_checkpoint(root / "pretrain" / domain / v / "final.pt", v, 8, hidden=6)
     return root
@@ -100,3 +101,68 @@ def test_missing_checkpoint_is_user_error(fake, tmp_path, capsys):
                str(fake / "percepts" / "ucf101"), "--pretrain", str(tmp_path / "none"),
                "--out", str(tmp_path / "x.csv")])
     assert rc == 2 and "does not exist" in capsys.readouterr().err
+
+
+def _finetune(fake, tmp_path, split, percepts=None):
+    cfg = json.dumps({"config_name": "unit", "data_source": "embedded", "seed": 0,
+                      "device": "cpu", "finetune": FT})
+    return main(["finetune", "--cfg", cfg, "--dataset", "ucf101", "--split", str(split), "--index",
+                 str(fake / "data" / "index" / "ucf101.csv"), "--percepts",
+                 str(percepts or fake / "percepts" / "ucf101"), "--pretrain", str(fake / "pretrain"),
+                 "--out", str(tmp_path / f"split{split}.csv")])
+
+
+def test_flow_percepts_of_another_splits_cnn_are_refused(fake, tmp_path, capsys):
+    """Held out means held out: split 2 scored on percepts of the CNN trained on split 1 (whose
+    training videos include split 2's test videos, as on UCF-101) stops with a clear error."""
+    import shutil
+
+    mixed = tmp_path / "percepts"
+    shutil.copytree(fake / "percepts" / "ucf101", mixed)
+    for ext in (".npy", ".offsets.npy", ".json"):  # split 2's file holds split 1's CNN percepts
+        shutil.copy(mixed / f"flowstack_split1{ext}", mixed / f"flowstack_split2{ext}")
+    assert _finetune(fake, tmp_path, 2, mixed) == 2
+    err = capsys.readouterr().err
+    assert "trained on split 1" in err and "test videos among its training videos" in err
+    assert _finetune(fake, tmp_path, 2) == 0  # its own CNN's percepts pass
+
+
+def test_no_test_video_reaches_a_feature_or_an_initialisation(tmp_path):
+    """The DAG's leakage test: for every split the paper config scores, each temporal CNN and each
+    pretraining run that makes its flow features or encoders is that split's own, and the
+    pretraining arrays of labelled videos keep only the split's training videos."""
+    from videolstm.config import load_config
+    from videolstm.data_sources import training_videos
+    from videolstm.finetune.sweep import needed_checkpoints, stream_domain
+    from videolstm.finetune.workflow import inputs
+    from videolstm.train import resolve_run
+
+    project = Path(__file__).resolve().parents[1]
+    cfg = load_config(project / "config" / "config.yaml", project / "config" / "paper.yaml")
+    ft = cfg["finetune"]
+    assert ft["splits"] == [1, 2, 3]
+    root = tmp_path
+    write_fake_dataset(root, kinds=("flow",), dim=4)
+    data = read_index(root / "data" / "index" / "ucf101.csv")
+    for split in ft["splits"]:
+        wc = type("W", (), {"dataset": "ucf101", "split": str(split)})
+        for stem in inputs(cfg, "results", wc)["percepts"]:
+            if "/flow" in stem:
+                assert stem.split("/")[-1].startswith(("flow_split", "flowstack_split"))
+                assert f"_split{split}." in stem, stem
+        for ckpt in needed_checkpoints(ft, "ucf101", "results/pretrain", split):
+            domain = ckpt.parts[-3]
+            if domain.startswith("percepts_flow"):
+                assert domain.endswith(f"_split{split}"), ckpt
+                _, _, settings = resolve_run(cfg["pretrain"], domain, "composite")
+                arrays = settings["data"]["arrays"]
+                assert all(a.endswith(f"_split{split}") for a in arrays)
+                if any(a.startswith(("percepts/ucf101/", "percepts/hmdb51/")) for a in arrays):
+                    assert settings["data"].get("videos") == "train"
+                    kept = training_videos(root / "percepts" / "ucf101" / f"flow_split{split}",
+                                           root, split, domain)
+                    test = set(split_test_videos(data, split).tolist())
+                    assert kept.size and not set(kept.tolist()) & test
+        for stream in ft["streams"].values():
+            if stream["kind"] in ("flow", "flowstack"):
+                assert stream_domain(stream, split) == f"{stream['domain']}_split{split}"

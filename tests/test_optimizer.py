@@ -21,6 +21,7 @@ from videolstm.train import (
     resolve_run,
     train,
 )
+from videolstm.video.scope import is_split_scoped
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {
@@ -123,10 +124,12 @@ def _max_move(optimizer, lr, momentum, clip, steps, clip_on_update):
 
 def _optimiser_paths(cfg):
     pre = cfg["pretrain"]
-    for domain in ("mnist", "labreport", "patches", "percepts_rgb", "percepts_flow"):
+    for domain in ("mnist", "labreport", "patches", "percepts_rgb", "percepts_flow",
+                   "percepts_flowstack"):
         runs = labreport_domain(pre)["runs"] if domain == "labreport" else (pre.get(domain) or {}).get("runs", {})
+        instance = f"{domain}_split1" if is_split_scoped(pre.get(domain) or {}) else domain
         for run in runs:
-            _, tc, _ = resolve_run(pre, domain, run)
+            _, tc, _ = resolve_run(pre, instance, run)
             yield (f"pretrain.{domain}.{run}", tc.optimizer, tc.lr, tc.momentum, tc.clip, tc.steps,
                    tc.optimizer == "sgd")
     for name in ("lstm", "single_frame"):

@@ -129,8 +129,8 @@ def test_table1_flow_single_frame_is_the_temporal_cnns_own_accuracy(tmp_path):
          "extractor": "x", "split": 1, "n_classes": 8, "n_train": 40}
         for init in ("single_frame", "baseline", "composite") for stream in ("rgb", "flow")])
     cfg = {"config_name": "unit", "data_source": "embedded", "finetune": {"pretrained": "composite"}}
-    report.table1(runs, cfg, tmp_path, temporal_cnn={"test_video_accuracy": 0.625, "split": 1})
+    report.table1(runs, cfg, tmp_path, temporal_cnn=[{"test_video_accuracy": 0.625, "split": 1}])
     rows = {(r["row"], r["column"]): r for r in _read_csv(tmp_path / "table1.csv")}
     assert float(rows[("Single Frame", report.FLOW_COLUMN)]["ours"]) == 62.5
     assert float(rows[("Single Frame", "UCF-101 RGB")]["ours"]) == 40.0  # RGB keeps the regression
-    assert "temporal-stream CNN's own video accuracy" in (tmp_path / "table1.md").read_text()
+    assert "temporal-stream CNNs' own video accuracy" in (tmp_path / "table1.md").read_text()

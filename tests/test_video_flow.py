@@ -6,6 +6,7 @@ import json
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 
 from videolstm.cli import main
@@ -76,11 +77,13 @@ def test_flow_store_temporal_cnn_and_flow_percepts(tmp_path):
     fields, offsets = load_frames(store)
     assert fields.shape == (12 * 15, 16, 16, 2) and fields.dtype == np.uint8
     assert offsets[-1] == 180 and load_meta(store)["method"] == "opencv_dis"
-    for kind in ("flow", "flowstack"):
-        model = tmp_path / f"{kind}.pt"
+    roles = pd.read_csv(index)
+    for kind, split in (("flow", 1), ("flowstack", 2)):
+        model = tmp_path / f"{kind}_split{split}.pt"
         assert main(["temporal-cnn-train", "--flow", str(store), "--index", str(index),
-                     "--kind", kind, "--out", str(model), "--cfg", json.dumps(cfg)]) == 0
-        out = tmp_path / "percepts" / f"{kind}.npy"
+                     "--kind", kind, "--split", str(split), "--out", str(model),
+                     "--cfg", json.dumps(cfg)]) == 0
+        out = tmp_path / "percepts" / f"{kind}_split{split}.npy"
         assert main(["temporal-cnn-features", "--model", str(model), "--flow", str(store),
                      "--dataset", "ucf101", "--out", str(out), "--cfg", json.dumps(cfg)]) == 0
         feats, offs = load_frames(out)
@@ -90,3 +93,7 @@ def test_flow_store_temporal_cnn_and_flow_percepts(tmp_path):
         assert meta["extractor"] == f"temporal_cnn_fc6_{kind}" and meta["stack"] == (
             10 if kind == "flowstack" else 1)
         assert len(meta["videos"]) == 12 and meta["source"] == "embedded"
+        # the percepts name the CNN's split and exactly the videos it was trained on
+        trained = meta["cnn_trained_on"]
+        assert trained["split"] == split
+        assert set(trained["videos"]) == set(roles.loc[roles[f"split{split}"] == "train", "video"])

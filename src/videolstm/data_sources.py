@@ -132,18 +132,20 @@ class ArraySource:
     """Windows of n_in + n_future consecutive frames from sequences in stored arrays."""
 
     def __init__(self, stems: list[Path], settings: dict, batch_size: int, seed: int,
-                 valid_fraction: float = 0.1) -> None:
+                 valid_fraction: float = 0.1, keep: list[np.ndarray | None] | None = None) -> None:
         self.n_in, self.n_future = settings["n_in"], settings["n_future"]
         self.length = self.n_in + self.n_future
         self.batch_size = batch_size
         self.arrays, seqs = [], []
         self._identity = {"kind": "arrays", "valid_fraction": valid_fraction, "arrays": []}
-        for a, stem in enumerate(stems):
+        keep = keep or [None] * len(stems)
+        for a, (stem, kept) in enumerate(zip(stems, keep, strict=True)):
             frames, offsets = open_frames(stem)
             self._identity["arrays"].append({"stem": stem.name, **{
-                suffix: sha256_of(stem.with_name(stem.name + suffix)) for suffix in (".npy", ".offsets.npy")}})
+                suffix: sha256_of(stem.with_name(stem.name + suffix)) for suffix in (".npy", ".offsets.npy")},
+                "sequences": None if kept is None else kept.tolist()})
             self.arrays.append(frames)
-            for i in range(len(offsets) - 1):
+            for i in (range(len(offsets) - 1) if kept is None else kept):
                 n = int(offsets[i + 1] - offsets[i])
                 if n >= self.length:
                     seqs.append((a, int(offsets[i]), n - self.length + 1))
@@ -201,5 +203,29 @@ def make_source(domain: str, cfg: dict, settings: dict, tc, data_root: str | Pat
     stems = data.get("arrays")
     if not stems:
         raise UserError(f"pretrain.{domain}.data.arrays is not set: list the frame arrays to train on")
-    return ArraySource([Path(data_root) / s for s in stems], settings, tc.batch_size, tc.seed,
-                       data.get("valid_fraction", 0.1))
+    paths = [Path(data_root) / s for s in stems]
+    keep = None
+    if data.get("videos", "all") == "train":
+        keep = [training_videos(p, Path(data_root), data.get("split"), domain) for p in paths]
+    return ArraySource(paths, settings, tc.batch_size, tc.seed, data.get("valid_fraction", 0.1), keep)
+
+
+def training_videos(stem: Path, data_root: Path, split: int | None, domain: str) -> np.ndarray:
+    """Positions, in a labelled dataset's percept array, of the videos `split` trains on: a model
+    pretrained on them never saw that split's test (or unused) videos, even without labels."""
+    import json
+
+    from videolstm.finetune.data import read_index
+
+    if split is None:
+        raise UserError(f"pretrain.{domain}.data.videos is 'train' but the arrays do not name "
+                        "{split}: say which split's training videos to keep")
+    meta_path = stem.with_name(stem.name + ".json")
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    dataset, videos = meta.get("dataset"), meta.get("videos")
+    if not dataset or videos is None:
+        raise UserError(f"{meta_path} does not name its dataset and videos; cannot keep only the "
+                        f"training videos of split {split} (data.videos: train)")
+    index = read_index(data_root / "data" / "index" / f"{dataset}.csv")
+    role = dict(zip(index.videos, index.splits[split], strict=True))
+    return np.array([i for i, v in enumerate(videos) if role.get(v) == "train"], dtype=np.int64)

@@ -173,10 +173,11 @@ OPT_STATES = {"sgd": 1, "rmsprop": 1, "adam": 2}
 
 def make_plan(cfg: dict, results: str | Path | None = None) -> Plan:
     """Every stage the configuration runs, with its disk and FLOPs (module docstring)."""
-    from videolstm.finetune.sweep import plan_runs
+    from videolstm.finetune.sweep import plan_runs, stream_domain
     from videolstm.models import ModelConfig
     from videolstm.train import labreport_domain, model_config_for, resolve_run
-    from videolstm.video.workflow import LABELLED, PERCEPT_DATASETS, percept_kinds
+    from videolstm.video.scope import is_split_scoped
+    from videolstm.video.workflow import LABELLED, consumed_percepts, flow_consumers
 
     results = Path(results if results is not None else cfg.get("results_dir") or "results")
     parts = set(cfg.get("parts", ["mnist", "labreport", "video"]))
@@ -191,56 +192,60 @@ def make_plan(cfg: dict, results: str | Path | None = None) -> Plan:
                 None if n is None or flops_per_frame is None else n * flops_per_frame)
 
     if "video" in parts:
-        kinds = percept_kinds(cfg)
-        flow_kinds = [k for k in kinds if k in ("flow", "flowstack")]
+        flow_datasets, cnns = flow_consumers(cfg)
         size = int(cfg["flow"]["size"])
-        if flow_kinds:
-            for d in PERCEPT_DATASETS:
-                disk, _ = per_frame(frames[d], 2 * size * size, 0)
-                plan.items.append(Item("data", f"optical flow fields: {d}", disk, None,
-                                       f"{frames[d] or '?'} frames ({source[d]}); DIS, not FLOP-counted"))
-            cnn = cfg["flow"]["cnn"]
-            classes = dataset_classes(cfg, results, cnn.get("dataset", "ucf101"))
-            for k in flow_kinds:
-                length = 10 if k == "flowstack" else 1
-                step = temporal_cnn_flops(cnn, size, length, classes, train=True)
-                plan.items.append(Item("data", f"temporal CNN training ({k})", 0.0,
-                                       step * cnn["batch_size"] * cnn["steps"],
-                                       f"{cnn['steps']} steps x batch {cnn['batch_size']}"))
+        for d in flow_datasets:
+            disk, _ = per_frame(frames[d], 2 * size * size, 0)
+            plan.items.append(Item("data", f"optical flow fields: {d}", disk, None,
+                                   f"{frames[d] or '?'} frames ({source[d]}); DIS, not FLOP-counted"))
+        cnn = cfg["flow"]["cnn"]
+        classes = dataset_classes(cfg, results, cnn.get("dataset", "ucf101"))
+        for name in cnns:  # one temporal CNN per kind and split
+            length = 10 if name.startswith("flowstack") else 1
+            step = temporal_cnn_flops(cnn, size, length, classes, train=True)
+            plan.items.append(Item("data", f"temporal CNN training ({name})", 0.0,
+                                   step * cnn["batch_size"] * cnn["steps"],
+                                   f"{cnn['steps']} steps x batch {cnn['batch_size']}"))
         p = cfg["patches"]
         n_seq = p["train_sequences"] + p["valid_sequences"]
         plan.items.append(Item("data", "image patches", n_seq * p["seq_len"] * 3 * p["size"] ** 2 * 2, 0.0,
                                f"{n_seq} sequences of {p['seq_len']} frames"))
         vgg = vgg16_fc6_flops() if cfg["percepts"]["rgb"].get("extractor") == "vgg16_fc6" else 0.0
-        for d in PERCEPT_DATASETS:
-            for k in kinds:
-                dim = percept_dim(cfg, k)
-                if k == "rgb":
-                    fpf = vgg
-                else:
-                    fpf = temporal_cnn_flops(cfg["flow"]["cnn"], size, 10 if k == "flowstack" else 1,
-                                             2, train=False)
-                disk, flops = per_frame(frames[d], 2 * dim, fpf)
-                plan.items.append(Item("percepts", f"{k} percepts: {d}", disk, flops,
-                                       f"{dim}-d float16; {source[d]}"))
+        for stem in consumed_percepts(cfg):  # only what a classifier or a pretraining run reads
+            _, d, name = stem.split("/")
+            k = name.split("_split")[0]
+            dim = percept_dim(cfg, k)
+            if k == "rgb":
+                fpf = vgg
+            else:
+                fpf = temporal_cnn_flops(cfg["flow"]["cnn"], size, 10 if k == "flowstack" else 1,
+                                         2, train=False)
+            disk, flops = per_frame(frames[d], 2 * dim, fpf)
+            plan.items.append(Item("percepts", f"{name} percepts: {d}", disk, flops,
+                                   f"{dim}-d float16; {source[d]}"))
 
     pre = cfg["pretrain"]
     domains = [d for d in ("mnist", "labreport") if d in parts]
     if "video" in parts:
-        domains += ["patches", "percepts_rgb", "percepts_flow"]
+        domains += [d for d in ("patches", "percepts_rgb", "percepts_flow", "percepts_flowstack")
+                    if d in pre]
     image = int(cfg["mnist"].get("generator", {}).get("image_size", 64))
     input_dims = {"mnist": image * image, "labreport": image * image,
                   "patches": 3 * int(cfg["patches"]["size"]) ** 2,
-                  "percepts_rgb": percept_dim(cfg, "rgb"), "percepts_flow": percept_dim(cfg, "flow")}
-    for domain in domains:
-        runs = labreport_domain(pre)["runs"] if domain == "labreport" else (pre.get(domain) or {}).get("runs", {})
-        for run in runs:
+                  "percepts_rgb": percept_dim(cfg, "rgb"), "percepts_flow": percept_dim(cfg, "flow"),
+                  "percepts_flowstack": percept_dim(cfg, "flowstack")}
+    splits = (cfg.get("finetune") or {}).get("splits", [1])
+    for base in domains:
+        runs = labreport_domain(pre)["runs"] if base == "labreport" else (pre.get(base) or {}).get("runs", {})
+        scoped = base != "labreport" and is_split_scoped(pre.get(base) or {})
+        for domain, run in [(f"{base}_split{s}" if scoped else base, r) for s in
+                            (splits if scoped else [None]) for r in runs]:
             variant, tc, settings = resolve_run(pre, domain, run)
             if variant == "convlstm":
                 plan.items.append(Item("pretrain", f"{domain}/{run}", None, None,
                                        "ConvLSTM: not counted"))
                 continue
-            mcfg: ModelConfig = model_config_for(variant, tc, settings, input_dims[domain], {})
+            mcfg: ModelConfig = model_config_for(variant, tc, settings, input_dims[base], {})
             step, params = pretrain_step(variant, mcfg, tc.batch_size)
             disk = params * 4 * (1 + OPT_STATES.get(tc.optimizer, 2)) * 2
             plan.items.append(Item("pretrain", f"{domain}/{run}", disk, step * tc.steps,
@@ -258,7 +263,8 @@ def make_plan(cfg: dict, results: str | Path | None = None) -> Plan:
                 runs_of = pre[domain]["runs"]
                 ref = next((r for r, v in runs_of.items() if v["variant"] == ft.get("pretrained")),
                            next(iter(runs_of)))  # the classifier copies the pretrained encoder's shape
-                _, tc, _ = resolve_run(pre, domain, ref)
+                scoped = stream_domain(ft["streams"][stream], splits[0])
+                _, tc, _ = resolve_run(pre, scoped, ref)
                 classes = dataset_classes(cfg, results, d)
                 step = classifier_step(input_dims[domain], tc.hidden, tc.layers, classes,
                                        lstm.get("block", 16), lstm.get("batch_size", 128))

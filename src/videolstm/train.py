@@ -62,14 +62,27 @@ DOMAIN_DEFAULTS = {
     "patches": {"n_in": 16, "n_recon": 16, "n_future": 13, "output": "linear"},
     "percepts_rgb": {"n_in": 16, "n_recon": 16, "n_future": 13, "output": "linear"},
     "percepts_flow": {"n_in": 16, "n_recon": 16, "n_future": 13, "output": "linear"},
+    "percepts_flowstack": {"n_in": 16, "n_recon": 16, "n_future": 13, "output": "linear"},
 }
 
 
 def resolve_run(pretrain: dict, domain: str, run: str) -> tuple[str, TrainConfig, dict]:
-    """(variant, train settings, domain settings) of a configured run."""
-    dom = labreport_domain(pretrain) if domain == "labreport" else pretrain.get(domain)
+    """(variant, train settings, domain settings) of a configured run.
+
+    `domain` may be a per-split domain `<domain>_split<N>` (videolstm.video.scope): the settings of
+    pretrain.<domain> with `{split}` of its arrays filled in and `split` set.
+    """
+    from videolstm.video.scope import parse_domain, split_arrays
+
+    base, split = parse_domain(domain)
+    dom = labreport_domain(pretrain) if base == "labreport" else pretrain.get(base)
     if dom is None:
-        raise UserError(f"config has no section pretrain.{domain}")
+        raise UserError(f"config has no section pretrain.{base}")
+    if "data" in dom or split is not None:
+        data = dict(dom.get("data") or {})
+        data["arrays"] = split_arrays(list(data.get("arrays") or []), split, base)
+        dom = {**dom, "data": {**data, "split": split}}
+    domain = base
     runs = dom.get("runs", {})
     if run not in runs:
         raise UserError(f"pretrain.{domain}.runs has no run {run!r}; configured: {sorted(runs)}")

@@ -8,6 +8,8 @@ from snakemake.utils import validate
 
 from videolstm.config import SCHEMA_PATH, validate_config
 from videolstm.train import labreport_domain, resolve_run
+from videolstm.video import workflow as video_wf
+from videolstm.video.scope import is_split_scoped, parse_domain
 
 # our validator first: it names a mistyped key and the closest allowed one
 validate_config(config, source="the workflow configuration")
@@ -16,7 +18,7 @@ validate(config, str(SCHEMA_PATH))
 RESULTS = config.get("results_dir", "results")
 # which halves of the paper this configuration runs (config key `parts`; default all)
 PARTS = set(config.get("parts", ["mnist", "labreport", "video"]))
-VIDEO_DOMAINS = ("patches", "percepts_rgb", "percepts_flow")
+VIDEO_DOMAINS = ("patches", "percepts_rgb", "percepts_flow", "percepts_flowstack")
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 CONDA_ENV = "../../envs/videolstm.yaml"
@@ -42,16 +44,22 @@ def pretrain_runs(domain):
         return []
     if domain == "labreport":
         return sorted(labreport_domain(config["pretrain"])["runs"])
+    if domain.startswith("percepts_") and domain not in video_wf.used_percept_domains(config):
+        return []  # no classifier starts from it
     return sorted(config["pretrain"].get(domain, {}).get("runs", {}))
 
 
 def pretrain_cfg_json(wildcards):
     """Only what one run depends on, so editing one run's settings reruns only that run."""
     variant, train, settings = resolve_run(config["pretrain"], wildcards.domain, wildcards.run)
+    base, split = parse_domain(wildcards.domain)
+    if split is not None:  # a per-split domain: the command fills in {split} itself
+        raw = config["pretrain"][base]
+        settings = {k: v for k, v in raw.items() if k not in ("runs", "train")}
     picked = {
         "pretrain": {
             "defaults": asdict(train),
-            wildcards.domain: {**settings, "runs": {wildcards.run: {"variant": variant}}},
+            base: {**settings, "runs": {wildcards.run: {"variant": variant}}},
         },
         "config_name": config["config_name"],
         "data_source": config["data_source"],
@@ -68,15 +76,32 @@ def pretrain_inputs(wildcards):
     """Frame arrays an array domain trains on (none for Moving MNIST, generated on the fly)."""
     if wildcards.domain in ("mnist", "labreport"):
         return {}
-    stems = config["pretrain"][wildcards.domain].get("data", {}).get("arrays", [])
-    return {
+    _, _, settings = resolve_run(config["pretrain"], wildcards.domain, wildcards.run)
+    data = settings.get("data", {})
+    stems = data.get("arrays", [])
+    out = {
         "arrays": [f"{RESULTS}/{s}.npy" for s in stems],
         "offsets": [f"{RESULTS}/{s}.offsets.npy" for s in stems],
     }
+    if data.get("videos") == "train":  # which videos a split trains on: the dataset's index
+        out["meta"] = [f"{RESULTS}/{s}.json" for s in stems]
+        out["index"] = sorted({f"{RESULTS}/data/index/{s.split('/')[1]}.csv" for s in stems})
+    return out
+
+
+def pretrain_domains(domain):
+    """The domain's trained instances: itself, or one per finetune split when per split."""
+    if is_split_scoped(config["pretrain"].get(domain) or {}):
+        return [f"{domain}_split{s}" for s in config.get("finetune", {}).get("splits", [1])]
+    return [domain]
 
 
 def pretrain_targets(domain):
-    return [f"{RESULTS}/pretrain/{domain}/{run}/final.pt" for run in pretrain_runs(domain)]
+    return [
+        f"{RESULTS}/pretrain/{d}/{run}/final.pt"
+        for d in pretrain_domains(domain)
+        for run in pretrain_runs(domain)
+    ]
 
 
 def mnist_targets():
@@ -303,17 +328,16 @@ def array_stem(wildcards, input):
 # pretrained encoder belongs to the pretrain stage, and the video pipeline's intermediates
 # (clips, flow fields, temporal CNNs) to the data stage (tests/test_dvc_remote.py checks this).
 def array_pretrain_targets():
-    return [t for d in ("patches", "percepts_rgb", "percepts_flow") for t in pretrain_targets(d)]
+    return [t for d in VIDEO_DOMAINS for t in pretrain_targets(d)]
 
 
 def video_intermediates():
     from videolstm.video import workflow as vw
 
-    flow_kinds = [k for k in vw.percept_kinds(config) if k in ("flow", "flowstack")]
+    flow_datasets, cnns = vw.flow_consumers(config)
     out = [f"{RESULTS}/data/clips/unlabelled.csv"]
-    if flow_kinds:
-        out += [f"{RESULTS}/data/flow/{d}.npy" for d in vw.PERCEPT_DATASETS]
-        out += [f"{RESULTS}/data/temporal_cnn/{k}.pt" for k in flow_kinds]
+    out += [f"{RESULTS}/data/flow/{d}.npy" for d in flow_datasets]
+    out += [f"{RESULTS}/data/temporal_cnn/{c}.pt" for c in cnns]
     return out
 
 

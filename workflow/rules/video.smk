@@ -4,7 +4,6 @@
 
 from functools import partial
 
-from videolstm.video import workflow as video_wf
 
 VIDEO_DIR = f"{RESULTS}/data/videos"
 CNN_DATASET = video_wf.cnn_dataset(config)
@@ -16,6 +15,7 @@ wildcard_constraints:
     synthset="ucf101|hmdb51|unlabelled",
     flowkind="flow|flowstack",
     part="train|valid",
+    split="[123]",
 
 
 OPTIONAL_TARGETS.append(partial(video_wf.targets, config, RESULTS))
@@ -163,14 +163,14 @@ rule video_temporal_cnn:
         flow=f"{RESULTS}/data/flow/{CNN_DATASET}.npy",
         index=f"{RESULTS}/data/index/{CNN_DATASET}.csv",
     output:
-        model=f"{RESULTS}/data/temporal_cnn/{{flowkind}}.pt",
-        metrics=f"{RESULTS}/data/temporal_cnn/{{flowkind}}.json",
+        model=f"{RESULTS}/data/temporal_cnn/{{flowkind}}_split{{split}}.pt",
+        metrics=f"{RESULTS}/data/temporal_cnn/{{flowkind}}_split{{split}}.json",
     params:
         cfg=cfg_json("flow"),
     log:
-        f"{LOGS}/video/temporal_cnn_{{flowkind}}.log",
+        f"{LOGS}/video/temporal_cnn_{{flowkind}}_split{{split}}.log",
     benchmark:
-        f"{BENCH}/video/temporal_cnn_{{flowkind}}.tsv"
+        f"{BENCH}/video/temporal_cnn_{{flowkind}}_split{{split}}.tsv"
     threads: 1
     resources:
         gpu=1,
@@ -179,24 +179,25 @@ rule video_temporal_cnn:
         CONDA_ENV
     shell:
         "videolstm temporal-cnn-train --flow {input.flow} --index {input.index}"
-        " --kind {wildcards.flowkind} --out {output.model} --cfg {params.cfg:q}"
-        " --threads {threads} > {log} 2>&1"
+        " --kind {wildcards.flowkind} --split {wildcards.split} --out {output.model}"
+        " --cfg {params.cfg:q} --threads {threads} > {log} 2>&1"
 
 
+# one split's flow percepts: fc6 of the temporal CNN trained on that split's training videos
 rule video_percepts_flow:
     input:
-        model=f"{RESULTS}/data/temporal_cnn/{{flowkind}}.pt",
+        model=f"{RESULTS}/data/temporal_cnn/{{flowkind}}_split{{split}}.pt",
         flow=f"{RESULTS}/data/flow/{{dataset}}.npy",
     output:
-        npy=f"{RESULTS}/percepts/{{dataset}}/{{flowkind}}.npy",
-        offsets=f"{RESULTS}/percepts/{{dataset}}/{{flowkind}}.offsets.npy",
-        meta=f"{RESULTS}/percepts/{{dataset}}/{{flowkind}}.json",
+        npy=f"{RESULTS}/percepts/{{dataset}}/{{flowkind}}_split{{split}}.npy",
+        offsets=f"{RESULTS}/percepts/{{dataset}}/{{flowkind}}_split{{split}}.offsets.npy",
+        meta=f"{RESULTS}/percepts/{{dataset}}/{{flowkind}}_split{{split}}.json",
     params:
         cfg=cfg_json("flow"),
     log:
-        f"{LOGS}/video/percepts_{{dataset}}_{{flowkind}}.log",
+        f"{LOGS}/video/percepts_{{dataset}}_{{flowkind}}_split{{split}}.log",
     benchmark:
-        f"{BENCH}/video/percepts_{{dataset}}_{{flowkind}}.tsv"
+        f"{BENCH}/video/percepts_{{dataset}}_{{flowkind}}_split{{split}}.tsv"
     threads: 1
     resources:
         gpu=1,

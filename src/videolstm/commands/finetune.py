@@ -31,8 +31,9 @@ def add_parser(sub) -> None:
     t = sub.add_parser("tables-actions", help="Tables 1, 3 and 4 from fine-tuning results")
     t.add_argument("--cfg", required=True)
     t.add_argument("--runs", nargs="+", required=True, help="per-split CSVs of `finetune`")
-    t.add_argument("--temporal-cnn", default=None, metavar="JSON",
-                   help="metrics of the single-field temporal CNN: Table 1's flow single-frame cell")
+    t.add_argument("--temporal-cnn", nargs="*", default=[], metavar="JSON",
+                   help="metrics of each split's single-field temporal CNN: Table 1's flow "
+                        "single-frame cell")
     t.add_argument("--out-dir", required=True)
     t.set_defaults(func=cmd_tables)
 
@@ -92,12 +93,11 @@ def cmd_tables(args) -> int:
     cfg = _cfg(args.cfg)
     runs = report.read_runs(args.runs)
     skipped = _skipped(args.runs)
-    cnn = None
-    if args.temporal_cnn:
-        path = Path(args.temporal_cnn)
+    cnn = []
+    for path in map(Path, args.temporal_cnn):
         if not path.is_file():
             raise UserError(f"temporal CNN metrics {path} do not exist; run its training step first")
-        cnn = json.loads(path.read_text())
+        cnn.append(json.loads(path.read_text()))
     for path in report.table1(runs, cfg, args.out_dir, skipped, temporal_cnn=cnn):
         print(f"wrote {path}")
     for fn in (report.table3, report.table4):

@@ -95,6 +95,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--flow", required=True, help="flow store of the training dataset")
     p.add_argument("--index", required=True, help="index of that dataset (labels, splits)")
     p.add_argument("--kind", required=True, choices=["flow", "flowstack"])
+    p.add_argument("--split", required=True, type=int, choices=[1, 2, 3],
+                   help="train on this split's training videos only (one CNN per split)")
     p.add_argument("--out", required=True, help="model file (.pt; metrics in .json beside it)")
     _common(p)
     p.set_defaults(func=run_cnn_train)
@@ -215,7 +217,7 @@ def run_cnn_train(args: argparse.Namespace) -> int:
     from videolstm.video import temporal_cnn
 
     cfg = parse_cfg(args.cfg)
-    cc = temporal_cnn.CNNConfig.from_dict(_section(cfg, "flow", "cnn"),
+    cc = temporal_cnn.CNNConfig.from_dict({**_section(cfg, "flow", "cnn"), "split": args.split},
                                           seed=int(cfg.get("seed", 0)), threads=args.threads,
                                           device=cfg.get("device", "auto"))
     temporal_cnn.train(args.flow, args.index, args.kind, cc, args.out, log=_log)

@@ -12,6 +12,7 @@ import torch
 from videolstm.checkpoint import save
 from videolstm.io import atomic_save_npy, atomic_write_text
 from videolstm.models import ModelConfig, build_model
+from videolstm.video.scope import SPLIT_SCOPED_KINDS, percept_name
 
 COLUMNS = "video,path,class_name,label,group,split1,split2,split3,n_frames,fps,width,height,status"
 
@@ -20,8 +21,9 @@ def write_fake_dataset(
     root: str | Path, dataset: str = "ucf101", classes: int = 4, groups: int = 6,
     per_group: int = 2, dim: int = 16, kinds=("rgb", "flow", "flowstack"), seed: int = 0,
 ) -> Path:
-    """Writes {root}/data/index/{dataset}.csv and {root}/percepts/{dataset}/{kind}.*; one failed
-    video (status decode_error) is listed in the index and absent from the percepts."""
+    """Writes {root}/data/index/{dataset}.csv and {root}/percepts/{dataset}/{kind}.* (flow kinds:
+    one `{kind}_split{N}` per split, as made by that split's temporal CNN); one failed video
+    (status decode_error) is listed in the index and absent from the percepts."""
     rng = np.random.default_rng(seed)
     root = Path(root)
     lines, ok = [COLUMNS], []
@@ -35,25 +37,32 @@ def write_fake_dataset(
                 lines.append(f"{vid},{vid}.avi,class{c},{c + 1},{g},{','.join(splits)},{n},25,"
                              f"320,240,{status}")
                 if status == "ok":
-                    ok.append((vid, c, n))
+                    ok.append((vid, c, n, splits))
     (root / "data" / "index").mkdir(parents=True, exist_ok=True)
     atomic_write_text(root / "data" / "index" / f"{dataset}.csv", "\n".join(lines) + "\n")
     for kind in kinds:
         dirs = rng.normal(size=(classes, dim))
         chunks = []
-        for _, c, n in ok:
+        for _, c, n, _ in ok:
             t = np.linspace(0, 1, n)[:, None]
             x = rng.normal(size=(1, dim)) + np.sin(3 * t + c) * dirs[c] + 0.8 * rng.normal(
                 size=(n, dim))
             chunks.append(x)
         frames = np.concatenate(chunks).astype(np.float16)
-        offsets = np.concatenate([[0], np.cumsum([n for _, _, n in ok])]).astype(np.int64)
+        offsets = np.concatenate([[0], np.cumsum([n for _, _, n, _ in ok])]).astype(np.int64)
         out = root / "percepts" / dataset
-        atomic_save_npy(out / f"{kind}.npy", frames)
-        atomic_save_npy(out / f"{kind}.offsets.npy", offsets)
         meta = {"extractor": f"fake-{kind}", "dim": dim, "dataset": dataset,
-                "videos": [v for v, _, _ in ok], "source": "embedded"}
-        atomic_write_text(out / f"{kind}.json", json.dumps(meta, indent=2) + "\n")
+                "videos": [v for v, _, _, _ in ok], "source": "embedded"}
+        scoped = kind in SPLIT_SCOPED_KINDS
+        for split in (1, 2, 3) if scoped else (None,):
+            name, info = kind, meta
+            if scoped:
+                name = percept_name(kind, split)
+                info = {**meta, "cnn_trained_on": {"dataset": dataset, "split": split, "videos": [
+                    v for v, _, _, sp in ok if sp[split - 1] == "train"]}}
+            atomic_save_npy(out / f"{name}.npy", frames)
+            atomic_save_npy(out / f"{name}.offsets.npy", offsets)
+            atomic_write_text(out / f"{name}.json", json.dumps(info, indent=2) + "\n")
     return root
 
 

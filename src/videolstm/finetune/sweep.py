@@ -34,6 +34,7 @@ from videolstm.finetune.data import (
     split_test_videos,
 )
 from videolstm.lstm import StackedLSTM
+from videolstm.video.scope import SPLIT_SCOPED_KINDS, percept_name
 
 BASELINE = "baseline"
 SINGLE_FRAME = "single_frame"
@@ -91,13 +92,35 @@ def checkpoint_path(pretrain_dir: str | Path, domain: str, variant: str) -> Path
     return Path(pretrain_dir) / domain / variant / "final.pt"
 
 
-def needed_checkpoints(cfg: dict, dataset: str, pretrain_dir: str | Path) -> list[Path]:
+def stream_domain(scfg: dict, split: int) -> str | None:
+    """The pretraining domain a stream's encoders come from, for one split: a stream of flow
+    percepts (made by that split's temporal CNN) uses its domain's per-split runs."""
+    domain = scfg.get("domain")
+    return f"{domain}_split{split}" if domain and scfg["kind"] in SPLIT_SCOPED_KINDS else domain
+
+
+def needed_checkpoints(cfg: dict, dataset: str, pretrain_dir: str | Path, split: int) -> list[Path]:
     out = set()
     for run in plan_runs(cfg, dataset):
-        domain = cfg["streams"][run.stream].get("domain")
+        domain = stream_domain(cfg["streams"][run.stream], split)
         if domain and run.init not in (BASELINE, SINGLE_FRAME):
             out.add(checkpoint_path(pretrain_dir, domain, run.init))
     return sorted(out)
+
+
+def check_held_out(percepts: Percepts, data: LabelledVideos, split: int, test: np.ndarray) -> None:
+    """Refuse percepts made by a network that saw (with labels) a test video of this split."""
+    if percepts.kind.split("_split")[0] not in SPLIT_SCOPED_KINDS:
+        return
+    trained = percepts.meta.get("cnn_trained_on") or {}
+    seen = set(trained.get("videos") or [])
+    leaked = sorted(seen & {data.videos[i] for i in test})
+    if trained.get("split") != split or "videos" not in trained or leaked:
+        raise UserError(
+            f"percepts {percepts.kind} for split {split} come from a temporal CNN trained on split "
+            f"{trained.get('split')} ({len(leaked)} of this split's test videos among its training "
+            f"videos{', e.g. ' + leaked[0] if leaked else ''}): each split needs its own CNN's "
+            "percepts (videolstm.video.scope); rerun the flow percepts of this split")
 
 
 def load_encoder_lstm(path: Path) -> tuple[StackedLSTM, str]:
@@ -143,7 +166,8 @@ def run_split(
     rows, probs, timings, extractors = [], {}, {}, {}
     for stream in sorted({r.stream for r in runs}):
         scfg = ft["streams"][stream]
-        percepts = read_percepts(Path(percept_dir) / scfg["kind"], data.videos)
+        percepts = read_percepts(Path(percept_dir) / percept_name(scfg["kind"], split), data.videos)
+        check_held_out(percepts, data, split, test)
         extractors[stream] = percepts.meta.get("extractor", "unknown")
         source = engine.FrameSource(percepts, device)
         mine = [r for r in runs if r.stream == stream]
@@ -192,7 +216,7 @@ def _run_group(
         res = engine.evaluate_frame_group(bank, percepts, test, data.labels, frame_cfg, source)
     else:
         encoders = [
-            _encoder_for(r, scfg, percepts.dim, pretrain_dir, s) for r, s in zip(
+            _encoder_for(r, scfg, percepts.dim, pretrain_dir, s, split) for r, s in zip(
                 part, seeds, strict=True)
         ]
         bank = engine.train_lstm_group(
@@ -209,8 +233,8 @@ def _run_group(
 _ENCODER_CACHE: dict[Path, tuple[StackedLSTM, str]] = {}
 
 
-def _encoder_for(run: Run, scfg: dict, dim: int, pretrain_dir, seed: int) -> StackedLSTM:
-    domain = scfg.get("domain")
+def _encoder_for(run: Run, scfg: dict, dim: int, pretrain_dir, seed: int, split: int) -> StackedLSTM:
+    domain = stream_domain(scfg, split)
     if domain:
         ref_variant = run.init if run.init != BASELINE else scfg.get("reference", "composite")
         path = checkpoint_path(pretrain_dir, domain, ref_variant)

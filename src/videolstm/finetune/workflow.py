@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from videolstm.finetune.sweep import needed_checkpoints
+from videolstm.video.scope import percept_name
 
 
 def split_csvs(config: dict, results: str) -> list[str]:
@@ -16,14 +17,15 @@ def split_csvs(config: dict, results: str) -> list[str]:
 
 def inputs(config: dict, results: str, wildcards) -> dict:
     """Index, percepts of the dataset's streams, and the pretrained checkpoints its runs use."""
-    dataset = wildcards.dataset
+    dataset, split = wildcards.dataset, int(wildcards.split)
     ft = config["finetune"]
     kinds = sorted({s["kind"] for s in ft["streams"].values() if dataset in s.get("datasets", [])})
     stem = f"{results}/percepts/{dataset}"
     return {
         "index": f"{results}/data/index/{dataset}.csv",
-        "percepts": [f"{stem}/{k}{e}" for k in kinds for e in (".npy", ".offsets.npy", ".json")],
-        "checkpoints": [str(p) for p in needed_checkpoints(ft, dataset, f"{results}/pretrain")],
+        "percepts": [f"{stem}/{percept_name(k, split)}{e}" for k in kinds
+                     for e in (".npy", ".offsets.npy", ".json")],
+        "checkpoints": [str(p) for p in needed_checkpoints(ft, dataset, f"{results}/pretrain", split)],
     }
 
 
@@ -43,10 +45,12 @@ def out_dir(wildcards, output) -> str:
 
 
 def temporal_cnn_metrics(config: dict, results: str) -> list[str]:
-    """Table 1's flow 'Single Frame' cell: the single-field temporal CNN's own test accuracy."""
+    """Table 1's flow 'Single Frame' cell: each split's single-field temporal CNN's own test
+    accuracy."""
     from videolstm.video.workflow import percept_kinds
 
-    streams = (config.get("finetune") or {}).get("streams") or {}
+    ft = config.get("finetune") or {}
+    streams = ft.get("streams") or {}
     if "flow" in percept_kinds(config) and any(s.get("kind") == "flow" for s in streams.values()):
-        return [f"{results}/data/temporal_cnn/flow.json"]
+        return [f"{results}/data/temporal_cnn/flow_split{s}.json" for s in ft.get("splits", [1])]
     return []

@@ -6,12 +6,10 @@ minus its mean displacement per channel (the two-stream paper's camera-motion co
 Network: configured conv blocks [channels, kernel, stride, pool] -> fc6 (+ReLU, dropout) -> fc7
 (+ReLU, dropout) -> classes; the paper-scale default mirrors the two-stream CNN-M-2048 (conv
 96-256-512-512-512, fc6 4096, fc7 2048). Trained on the training videos of one split of one
-labelled dataset (config flow.cnn.dataset, flow.cnn.split; the paper: UCF-101). Its fc6 activations
-after ReLU for every frame of every video are the flow percepts of all datasets.
-
-Caveat, stated in every output: one network serves every split; when split N != cnn.split is
-evaluated, some of its test videos were in the CNN's training set. Train one CNN per split
-(config) for a strict evaluation.
+labelled dataset (config flow.cnn.dataset; the paper: UCF-101); the workflow trains one per split
+(videolstm.video.scope). Its fc6 activations after ReLU for every frame of every video are that
+split's flow percepts; they record the split and the ids of the videos the CNN was trained on, so
+the classifiers can check that none of their test videos is among them.
 """
 
 from __future__ import annotations
@@ -197,7 +195,9 @@ def train(flow_path: str | Path, index_path: str | Path, kind: str, cfg: CNNConf
     atomic_torch_save(out, {"kind": kind, "stack": length, "config": config, "bound": bound,
                             "subtract_mean": cfg.subtract_mean, "state_dict": model.state_dict(),
                             "trained_on": {"dataset": cfg.dataset, "split": cfg.split,
-                                           "flow": str(flow_path)}, "metrics": metrics})
+                                           "flow": str(flow_path),
+                                           "videos": [meta["videos"][i] for i in train_v]},
+                            "metrics": metrics})
     atomic_write_json(Path(out).with_suffix(".json"), metrics)
     return metrics
 
@@ -262,9 +262,7 @@ def features(model_path: str | Path, flow_path: str | Path, out: str | Path, met
             "cnn_trained_on": ckpt["trained_on"], "cnn_metrics": ckpt["metrics"],
             "videos": flow_meta.get("videos", []), "skipped": flow_meta.get("skipped", 0),
             "skipped_videos": flow_meta.get("skipped_videos", []),
-            "listing": flow_meta.get("listing"),
-            "caveat": "one temporal CNN for all splits (trained on split "
-                      f"{ckpt['trained_on']['split']} of {ckpt['trained_on']['dataset']})"}
+            "listing": flow_meta.get("listing")}
     with write_frames(out, (dim,), np.float16, info) as writer, torch.inference_mode():
         for v in range(len(offsets) - 1):
             for _, rows in _iter_rows(offsets, np.array([v]), length, batch_size):

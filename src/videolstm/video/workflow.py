@@ -81,10 +81,52 @@ def percept_kinds(config: dict) -> list[str]:
     return list((config.get("percepts") or {}).get("kinds", ["rgb", "flow", "flowstack"]))
 
 
+def consumed_percepts(config: dict) -> list[str]:
+    """Stems (`percepts/<dataset>/<name>`) of every percept array a classifier or a pretraining
+    run reads: only these are extracted (flow of 300 h of unlabelled video that nothing reads
+    would cost ~800 GB at paper scale)."""
+    from videolstm.video.scope import SPLIT_FIELD, percept_name
+
+    ft = config.get("finetune") or {}
+    splits = ft.get("splits", [1])
+    kinds = set(percept_kinds(config))
+    out = set()
+    for stream in (ft.get("streams") or {}).values():
+        for d in stream.get("datasets", []):
+            if d in ft.get("datasets", []) and stream["kind"] in kinds:
+                out |= {f"percepts/{d}/{percept_name(stream['kind'], s)}" for s in splits}
+    for name in used_percept_domains(config):
+        dom = (config.get("pretrain") or {}).get(name) or {}
+        for stem in (dom.get("data") or {}).get("arrays") or []:
+            out |= {stem.replace(SPLIT_FIELD, str(s)) for s in splits}
+    return sorted(out)
+
+
+def used_percept_domains(config: dict) -> list[str]:
+    """Pretraining domains on percepts that some classifier stream initialises from (the others
+    would be trained for nothing)."""
+    ft = config.get("finetune") or {}
+    return sorted({s["domain"] for s in (ft.get("streams") or {}).values() if s.get("domain")
+                   and set(s.get("datasets", [])) & set(ft.get("datasets", []))})
+
+
+def flow_consumers(config: dict) -> tuple[list[str], list[str]]:
+    """(datasets whose flow fields are needed, temporal CNNs `<kind>_split<N>` needed)."""
+    from videolstm.video.scope import SPLIT_SCOPED_KINDS
+
+    datasets, cnns = set(), set()
+    for stem in consumed_percepts(config):
+        _, dataset, name = stem.split("/")
+        if name.split("_split")[0] in SPLIT_SCOPED_KINDS:
+            datasets |= {dataset, cnn_dataset(config)}
+            cnns.add(name)
+    return sorted(datasets), sorted(cnns)
+
+
 def targets(config: dict, results: str) -> list[str]:
     out = [f"{results}/data/index/{d}.csv" for d in LABELLED]
     out += [f"{results}/data/patches/{p}{e}" for p in ("train", "valid")
             for e in (".npy", ".offsets.npy", ".json")]
-    out += [f"{results}/percepts/{d}/{k}{e}" for d in PERCEPT_DATASETS
-            for k in percept_kinds(config) for e in (".npy", ".offsets.npy", ".json")]
+    out += [f"{results}/{stem}{e}" for stem in consumed_percepts(config)
+            for e in (".npy", ".offsets.npy", ".json")]
     return out

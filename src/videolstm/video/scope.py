@@ -1,0 +1,52 @@
+"""Which outputs belong to one split: everything made with the labels of a split's training videos.
+
+The flow percepts (kinds `flow`, `flowstack`) are fc6 activations of a temporal-stream CNN trained
+with labels, so each split has its own CNN, trained on that split's training videos only, and its
+own flow percepts `percepts/<dataset>/<kind>_split<N>` (UCF-101's split-2 and split-3 test videos
+are split-1 training videos: one shared CNN would have seen them). A pretraining domain whose
+`data.arrays` name `{split}` is trained once per split, as domain `<domain>_split<N>`, on that
+split's arrays (and, with `data.videos: train`, on the split's training videos only).
+RGB percepts come from a network that never saw these datasets' labels and are shared.
+"""
+
+from __future__ import annotations
+
+import re
+
+SPLIT_SCOPED_KINDS = ("flow", "flowstack")
+SPLIT_FIELD = "{split}"
+_SCOPED = re.compile(r"(?P<base>.+)_split(?P<split>[123])")
+
+
+def percept_name(kind: str, split: int) -> str:
+    """The file stem of a dataset's percepts of `kind` as used for `split`."""
+    return f"{kind}_split{split}" if kind in SPLIT_SCOPED_KINDS else kind
+
+
+def scoped_domain(domain: str, split: int, settings: dict) -> str:
+    """The pretraining domain a split uses: `<domain>_split<N>` when its arrays are per split."""
+    return f"{domain}_split{split}" if is_split_scoped(settings) else domain
+
+
+def is_split_scoped(settings: dict) -> bool:
+    return any(SPLIT_FIELD in str(s) for s in (settings.get("data") or {}).get("arrays") or [])
+
+
+def parse_domain(domain: str) -> tuple[str, int | None]:
+    """`percepts_flow_split2` -> (`percepts_flow`, 2); `mnist` -> (`mnist`, None)."""
+    m = _SCOPED.fullmatch(domain)
+    return (m["base"], int(m["split"])) if m else (domain, None)
+
+
+def split_arrays(arrays: list[str], split: int | None, domain: str) -> list[str]:
+    """A domain's array stems for one split (`{split}` filled in)."""
+    from videolstm.errors import UserError
+
+    scoped = any(SPLIT_FIELD in a for a in arrays)
+    if scoped and split is None:
+        raise UserError(f"pretrain.{domain}.data.arrays name {SPLIT_FIELD}: the domain is trained "
+                        f"per split, as {domain}_split1, {domain}_split2, ...")
+    if split is not None and not scoped:
+        raise UserError(f"pretrain domain {domain}_split{split}: pretrain.{domain}.data.arrays do "
+                        f"not name {SPLIT_FIELD}, so the domain is not trained per split")
+    return [a.replace(SPLIT_FIELD, str(split)) for a in arrays]

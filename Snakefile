@@ -26,6 +26,12 @@ include: "workflow/rules/claims.smk"
 include: "workflow/rules/phases.smk"
 
 
+# when a run starts (not on a dry run): every input the configuration names is there, or one
+# message listing what is missing, before any job (videolstm.check; also `videolstm check`)
+onstart:
+    onstart_check(config)
+
+
 rule all:
     input:
         all_targets(),

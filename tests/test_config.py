@@ -64,3 +64,19 @@ def test_command_without_its_config_section_says_so(capsys, tmp_path):
     assert "--cfg lacks the config section(s) pretrain" in capsys.readouterr().err
     assert main(["pretrain", "--cfg", "[1]", "--domain", "mnist", "--run", "x", "--out-dir", str(tmp_path)]) == 2
     assert "--cfg must be a JSON object" in capsys.readouterr().err
+
+
+def test_a_commands_cfg_is_checked_against_the_workflow_schema(tiny_config, tmp_path, capsys):
+    """`videolstm <cmd> --cfg` gets the same schema as the workflow: a typo is refused, not ignored
+    (before, {"hiden": 5} trained silently with the default size)."""
+    import json
+
+    from videolstm.cli import main
+
+    cfg = json.loads(json.dumps(tiny_config))
+    cfg["pretrain"]["defaults"]["hiden"] = 5
+    rc = main(["pretrain", "--cfg", json.dumps(cfg), "--domain", "mnist", "--run", "future",
+               "--out-dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "unknown config key 'pretrain.defaults.hiden'" in err and "hidden" in err
+    assert not (tmp_path / "out" / "final.pt").exists()

@@ -57,3 +57,30 @@ def test_dvc_stages_agree_with_snakemake_phases():
         assert len(holders) == 1, f"{out} is in DVC outputs {holders} (expected exactly one)"
         stage = owner[holders[0]]
         assert any(out.startswith(f"results/{d}/") for d in phase_dirs[stage]), f"{out} is in the wrong stage {stage}"
+
+
+def test_paper_config_dry_run_plans_but_a_real_run_stops_before_any_job(tmp_path):
+    """A dry run plans a configuration whose data are not there yet; a real run stops at once,
+    naming every missing input, before any job (no output written)."""
+    text = dry_run("--configfile", "config/paper.yaml", "--config", f"results_dir={tmp_path}/r")
+    assert "video_temporal_cnn" in text and "flow_split3" in text
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "1", "--nolock", "--configfile",
+         "config/paper.yaml", "--config", f"results_dir={tmp_path}/r"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    err = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "datasets.ucf101.root resources/UCF-101 does not exist" in err
+    assert "mnist.digits.idx_dir" in err and "VGG16 weights" in err
+    assert "Traceback" not in err and not (tmp_path / "r").exists()
+
+
+def test_check_names_an_array_no_step_makes(tmp_path, capsys):
+    from videolstm.cli import main
+
+    overlay = tmp_path / "typo.yaml"
+    overlay.write_text("pretrain:\n  patches:\n    data: {arrays: [data/patchs/train]}\n")
+    assert main(["check", "--configfile", str(overlay)]) == 2
+    assert "pretrain.patches.data.arrays names 'data/patchs/train'" in capsys.readouterr().err
+    assert main(["check"]) == 0

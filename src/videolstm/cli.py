@@ -50,6 +50,9 @@ def parse_cfg(text: str | None) -> dict:
         raise UserError(f"--cfg is not valid JSON ({exc}); pass a JSON object") from exc
     if not isinstance(value, dict):
         raise UserError("--cfg must be a JSON object")
+    from videolstm.config import validate_config
+
+    validate_config(value, source="--cfg", partial=True)  # the workflow's schema, same messages
     return value
 
 

@@ -81,11 +81,17 @@ def _describe(error: jsonschema.ValidationError, schema: dict) -> str:
     return f"config key '{where}': {error.message}"
 
 
-def validate_config(config: dict, source: str = "config") -> None:
-    """Raise UserError naming every invalid key (dotted path), its value and what is allowed."""
+def validate_config(config: dict, source: str = "config", partial: bool = False) -> None:
+    """Raise UserError naming every invalid key (dotted path), its value and what is allowed.
+
+    `partial`: `config` holds only some sections (a command's `--cfg`): missing required keys
+    are not errors, but every key present is checked (a typo such as `hiden` is refused).
+    """
     schema = load_schema()
     validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted((e for e in validator.iter_errors(config)
+                     if not (partial and e.validator == "required")),
+                    key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         lines = "\n  ".join(_describe(e, schema) for e in errors)
         raise UserError(f"invalid configuration in {source}:\n  {lines}")

@@ -81,7 +81,9 @@ def resolve_run(pretrain: dict, domain: str, run: str) -> tuple[str, TrainConfig
     if "data" in dom or split is not None:
         data = dict(dom.get("data") or {})
         data["arrays"] = split_arrays(list(data.get("arrays") or []), split, base)
-        dom = {**dom, "data": {**data, "split": split}}
+        if split is not None:  # which split's training videos `data.videos: train` keeps
+            data["split"] = split
+        dom = {**dom, "data": data}
     domain = base
     runs = dom.get("runs", {})
     if run not in runs:

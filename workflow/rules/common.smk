@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 from snakemake.utils import validate
 
+from videolstm.check import onstart_check
 from videolstm.config import SCHEMA_PATH, validate_config
 from videolstm.train import labreport_domain, resolve_run
 from videolstm.video import workflow as video_wf

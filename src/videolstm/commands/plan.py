@@ -1,6 +1,8 @@
-"""`videolstm plan`: expected disk and compute of every stage of a configuration (videolstm.plan).
+"""`videolstm plan`: expected disk and compute of every stage of a configuration (videolstm.plan);
+`videolstm check`: whether every input it names is there (videolstm.check).
 
     videolstm plan --configfile config/paper.yaml      (overlaid on config/config.yaml)
+    videolstm check --configfile config/paper.yaml
 """
 
 from __future__ import annotations
@@ -19,12 +21,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="results folder where indexes are found (default: the config's results_dir)")
     p.set_defaults(func=run)
 
+    c = sub.add_parser("check", help="whether every input the configuration names is there "
+                                     "(the workflow runs this check before any job)")
+    c.add_argument("--configfile", nargs="*", default=[],
+                   help="overlays on config/config.yaml, as snakemake --configfile")
+    c.set_defaults(func=run_check)
+
+
+def _config(args: argparse.Namespace) -> dict:
+    from videolstm.config import load_config
+
+    return load_config(*[BASE, *[Path(f) for f in args.configfile if Path(f) != BASE]])
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from videolstm.check import check_inputs
+
+    for line in check_inputs(_config(args)):
+        print(f"ok: {line}")
+    return 0
+
 
 def run(args: argparse.Namespace) -> int:
-    from videolstm.config import load_config
     from videolstm.plan import make_plan, render
 
-    files = [BASE, *[Path(f) for f in args.configfile if Path(f) != BASE]]
-    cfg = load_config(*files)
-    print(render(make_plan(cfg, args.results)), end="")
+    print(render(make_plan(_config(args), args.results)), end="")
     return 0

@@ -84,3 +84,18 @@ def test_check_names_an_array_no_step_makes(tmp_path, capsys):
     assert main(["check", "--configfile", str(overlay)]) == 2
     assert "pretrain.patches.data.arrays names 'data/patchs/train'" in capsys.readouterr().err
     assert main(["check"]) == 0
+
+
+def test_snakemake_of_the_venv_runs_jobs_without_activating_it(tmp_path):
+    """`.venv/bin/snakemake` with a PATH that lacks the environment still finds `videolstm`."""
+    import os
+
+    out = tmp_path / "r" / "data" / "index" / "hmdb51.csv"
+    env = {"HOME": os.environ.get("HOME", "/tmp"), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "1", "--nolock", "--config",
+         f"results_dir={tmp_path}/r", "--", str(out)],
+        cwd=ROOT, capture_output=True, text=True, env=env,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert out.is_file()

@@ -2,6 +2,7 @@
 # (so Snakemake reruns a step when its settings change), run lists and phase targets.
 import json
 import os
+import sys
 from dataclasses import asdict
 
 from snakemake.utils import validate
@@ -11,6 +12,10 @@ from videolstm.config import SCHEMA_PATH, validate_config
 from videolstm.train import labreport_domain, resolve_run
 from videolstm.video import workflow as video_wf
 from videolstm.video.scope import is_split_scoped, parse_domain
+
+# jobs find `videolstm` next to the Python running Snakemake (.venv/bin/snakemake works without
+# activating the environment)
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
 # our validator first: it names a mistyped key and the closest allowed one
 validate_config(config, source="the workflow configuration")

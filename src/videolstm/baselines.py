@@ -10,8 +10,9 @@ literature's protocol), so a reader sees at a glance whether training did anythi
   (an exact 0 or 1 that is wrong costs infinity).
 
 Metrics are computed exactly as `evaluate` computes the models' (per frame: summed over a frame's
-pixels, averaged over frames and sequences; SSIM per frame), from the same windows; `per_sequence`
-holds each sequence's value, in the same order as the models' evaluations.
+pixels, averaged over frames and sequences; on Moving MNIST also MAE, SSIM and PSNR per frame by
+`evaluate.protocol_metrics`), from the same windows; `per_sequence` holds each sequence's value, in
+the same order as the models' evaluations.
 """
 
 from __future__ import annotations
@@ -64,12 +65,13 @@ def _add_image_metrics(acc, name: str, pred: Tensor, target: Tensor, size: int,
         acc.add(f"{name}/future_loss", _bernoulli_ce(pred.clamp(eps, 1 - eps), target))
     else:
         acc.add(f"{name}/future_loss", ((pred - target) ** 2).sum(-1))
-    acc.add(f"{name}/future_mse_per_frame", ((pred - target) ** 2).sum(-1))
-    if size:
-        from videolstm.evaluate import ssim
+    if size:  # Moving MNIST frames: the later protocol's MSE, SSIM, MAE, PSNR as for the models
+        from videolstm.evaluate import protocol_metrics
 
-        shape = (*pred.shape[:2], size, size)
-        acc.add(f"{name}/future_ssim", ssim(pred.clamp(0, 1).reshape(shape), target.reshape(shape)))
+        for metric, per_frame in protocol_metrics(pred, target, size).items():
+            acc.add(f"{name}/{metric}", per_frame)
+    else:
+        acc.add(f"{name}/future_mse_per_frame", ((pred - target) ** 2).sum(-1))
 
 
 def _split(acc, n: int) -> dict[str, dict[str, float]]:
@@ -92,7 +94,8 @@ def _split_per_sequence(acc) -> dict[str, dict[str, list[float]]]:
 
 def image_baselines(test: np.ndarray, mean: np.ndarray, n_in: int, n_future: int,
                     batch_size: int = 64) -> dict[str, Any]:
-    """Trivial baselines on a uint8 Moving MNIST set (T, N, S, S): cross entropy, MSE, SSIM."""
+    """Trivial baselines on a uint8 Moving MNIST set (T, N, S, S): cross entropy, MSE, MAE, SSIM,
+    PSNR."""
     import torch
 
     from videolstm.evaluate import _Acc, iter_batches

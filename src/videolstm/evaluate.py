@@ -11,8 +11,18 @@ Metrics (all "per frame": a sum over the frame's pixels, averaged over frames an
   summed over the frame's dimensions (Table 2's patches column).
 - `future_mse_per_frame`: the later literature's protocol (e.g. PredRNN 2017): sum of squared
   error over the 64x64 frame with pixels in [0, 1], averaged over frames and sequences.
-- `future_ssim`: SSIM per frame (Gaussian window 11x11, sigma 1.5, K1 0.01, K2 0.03, data range 1,
-  mean over the valid region), averaged over frames and sequences.
+- `future_mae_per_frame`: sum of absolute error over the frame, averaged over frames and
+  sequences (OpenSTL's MAE: mean over sequences and frames, summed over the pixels).
+- `future_ssim`: SSIM per frame with the defaults of scikit-image's `structural_similarity` (the
+  function PredRNN and OpenSTL call): 7x7 uniform window, sample (co)variances (x 49/48), K1 0.01,
+  K2 0.03, the SSIM map averaged over the pixels whose window lies inside the frame (a 3-pixel
+  border cropped); data range 1 for frames in [0, 1] (PredRNN scores uint8 frames with range 255,
+  the same up to rounding down; OpenSTL passes float frames without a data range to scikit-image
+  <= 0.19.3, which then takes 2); prediction clipped to [0, 1]; averaged over frames and sequences.
+  `ssim` with its defaults is the Gaussian SSIM of Wang et al. (2004), kept as an option.
+- `future_psnr`: PSNR per frame, 10 log10(1 / MSE) with MSE the mean squared error over the frame's
+  pixels (data range 1, prediction clipped to [0, 1]), averaged over frames and sequences
+  (OpenSTL's PSNR); a frame predicted exactly scores +inf, as there.
 - `recon_mse_per_frame` / `recon_mse_per_pixel`: reconstruction squared error (the lab report's
   MSE is the per-pixel mean). The reconstruction target is the input in REVERSE order.
 
@@ -38,37 +48,64 @@ from videolstm.errors import UserError
 from videolstm.io import load_npy
 from videolstm.moving_mnist import check_set
 
+SSIM_K1, SSIM_K2 = 0.01, 0.03
+# Wang et al. (2004): Gaussian window 11x11, sigma 1.5, population statistics (`ssim` defaults;
+# scikit-image's gaussian_weights=True, use_sample_covariance=False)
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
-SSIM_K1, SSIM_K2 = 0.01, 0.03
+# scikit-image's structural_similarity defaults (gaussian_weights=False): the metric reported
+SKIMAGE_WINDOW = 7
+SSIM_CHUNK = 128  # images filtered at a time
+SSIM_CONVENTION = (
+    f"scikit-image structural_similarity defaults (the function PredRNN and OpenSTL call): "
+    f"{SKIMAGE_WINDOW}x{SKIMAGE_WINDOW} uniform window, sample covariance "
+    f"(x {SKIMAGE_WINDOW**2}/{SKIMAGE_WINDOW**2 - 1}), K1 {SSIM_K1}, K2 {SSIM_K2}, data range 1, "
+    f"mean over the valid region ({(SKIMAGE_WINDOW - 1) // 2}-pixel border cropped); prediction "
+    "clipped to [0, 1]; per frame, averaged over frames and sequences"
+)
+PSNR_CONVENTION = (
+    "per frame: 10 log10(1 / mean squared error over the frame's pixels), data range 1, "
+    "prediction clipped to [0, 1]; averaged over frames and sequences (OpenSTL's PSNR); a frame "
+    "predicted exactly scores +inf"
+)
+MAE_CONVENTION = ("per frame: absolute error summed over the frame's pixels in [0, 1], averaged "
+                  "over frames and sequences (OpenSTL's MAE)")
+
+
+def _taps(size: int, sigma: float | None) -> Tensor:
+    """1-D window of `size` taps summing to 1: Gaussian of `sigma`, or uniform if sigma is None."""
+    if sigma is None:
+        return torch.full((size,), 1.0 / size, dtype=torch.float64)
+    r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-(r**2) / (2 * sigma**2))
+    return g / g.sum()
 
 
 def gaussian_window(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> Tensor:
     """Normalised 2-D Gaussian window (size x size), float64."""
-    r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    g = torch.exp(-(r**2) / (2 * sigma**2))
-    g = g / g.sum()
+    g = _taps(size, sigma)
     return g[:, None] * g[None, :]
 
 
-def _band(n: int, size: int, sigma: float) -> Tensor:
-    """(n - size + 1, n) matrix whose rows are the 1-D Gaussian at each valid position."""
-    r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    g = torch.exp(-(r**2) / (2 * sigma**2))
-    g = g / g.sum()
+def _band(n: int, taps: Tensor) -> Tensor:
+    """(n - size + 1, n) matrix whose rows are the 1-D window at each valid position."""
+    size = len(taps)
     m = torch.zeros(n - size + 1, n, dtype=torch.float64)
     for i in range(n - size + 1):
-        m[i, i:i + size] = g
+        m[i, i:i + size] = taps
     return m
 
 
 def ssim(x: Tensor, y: Tensor, data_range: float = 1.0, window: int = SSIM_WINDOW,
-         sigma: float = SSIM_SIGMA) -> Tensor:
+         sigma: float | None = SSIM_SIGMA, sample_covariance: bool = False) -> Tensor:
     """SSIM (Wang et al. 2004) of each pair of images: x, y (..., H, W) -> (...).
 
-    Local statistics with a Gaussian window over the valid region (no padding), population
-    (co)variances, C1 = (K1 L)^2, C2 = (K2 L)^2; the SSIM map is averaged over the valid region.
-    Computed in float64.
+    Local statistics over a `window` x `window` window at every position where it lies inside the
+    image (the valid region, no padding): Gaussian weights of `sigma`, or uniform weights if sigma
+    is None; (co)variances scaled by N / (N - 1), N = window^2, if `sample_covariance`;
+    C1 = (K1 L)^2, C2 = (K2 L)^2 with L = data_range; the SSIM map is averaged over the valid
+    region. Computed in float64. The defaults are Wang et al.'s Gaussian SSIM; `ssim_skimage` is
+    scikit-image's default convention (the reported metric).
     """
     if x.shape != y.shape:
         raise ValueError(f"ssim: shapes differ {tuple(x.shape)} vs {tuple(y.shape)}")
@@ -79,18 +116,54 @@ def ssim(x: Tensor, y: Tensor, data_range: float = 1.0, window: int = SSIM_WINDO
     xs = x.reshape(-1, h, w).double()
     ys = y.reshape(-1, h, w).double()
     c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
-    stack = torch.stack([xs, ys, xs * xs, ys * ys, xs * ys], dim=1)  # (B, 5, H, W)
-    # the Gaussian is separable: filter rows then columns as matmuls with banded matrices
-    gh = _band(h, window, sigma).to(xs.device)  # (H - window + 1, H)
-    gw = _band(w, window, sigma).to(xs.device)  # (W - window + 1, W)
-    b = stack.shape[0]
-    cols = (stack.reshape(-1, w) @ gw.t()).reshape(b * 5, h, -1)  # (B*5, H, W')
-    filt = (gh @ cols.transpose(0, 1).reshape(h, -1)).reshape(-1, b * 5, cols.shape[-1])
-    filt = filt.permute(1, 0, 2).reshape(b, 5, h - window + 1, w - window + 1)
-    mx, my, mxx, myy, mxy = filt.unbind(1)
-    vx, vy, cxy = mxx - mx * mx, myy - my * my, mxy - mx * my
-    smap = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-    return smap.mean((-2, -1)).reshape(lead)
+    norm = window * window / (window * window - 1) if sample_covariance else 1.0
+    # the window is separable: filter rows then columns as matmuls with banded matrices
+    taps = _taps(window, sigma)
+    gh = _band(h, taps).to(xs.device)  # (H - window + 1, H)
+    gw = _band(w, taps).to(xs.device)  # (W - window + 1, W)
+    out = []
+    for i in range(0, xs.shape[0], SSIM_CHUNK):  # chunks stay in cache: faster than one batch
+        xc, yc = xs[i:i + SSIM_CHUNK], ys[i:i + SSIM_CHUNK]
+        stack = torch.stack([xc, yc, xc * xc, yc * yc, xc * yc], dim=1)  # (B, 5, H, W)
+        b = stack.shape[0]
+        cols = (stack.reshape(-1, w) @ gw.t()).reshape(b * 5, h, -1)  # (B*5, H, W')
+        filt = (gh @ cols.transpose(0, 1).reshape(h, -1)).reshape(-1, b * 5, cols.shape[-1])
+        filt = filt.permute(1, 0, 2).reshape(b, 5, h - window + 1, w - window + 1)
+        mx, my, mxx, myy, mxy = filt.unbind(1)
+        vx, vy, cxy = norm * (mxx - mx * mx), norm * (myy - my * my), norm * (mxy - mx * my)
+        smap = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+        out.append(smap.mean((-2, -1)))
+    return torch.cat(out).reshape(lead) if out else xs.new_zeros(lead)
+
+
+def ssim_skimage(x: Tensor, y: Tensor, data_range: float = 1.0) -> Tensor:
+    """SSIM of each pair of images (..., H, W) -> (...) as scikit-image's
+    `structural_similarity(x, y, data_range=data_range)` computes it with its defaults: 7x7 uniform
+    window, sample covariance, K1 0.01, K2 0.03, mean over the region whose windows lie inside the
+    image (scikit-image crops (7 - 1) // 2 = 3 pixels from each border)."""
+    return ssim(x, y, data_range, window=SKIMAGE_WINDOW, sigma=None, sample_covariance=True)
+
+
+def psnr(pred: Tensor, target: Tensor, data_range: float = 1.0) -> Tensor:
+    """PSNR of each frame, (..., D) -> (...): 10 log10(data_range^2 / mean squared error over the
+    D pixels), +inf where the frame is exact. float64."""
+    mse = ((pred.double() - target.double()) ** 2).mean(-1)
+    return 10 * torch.log10(data_range**2 / mse)
+
+
+def protocol_metrics(pred: Tensor, target: Tensor, size: int) -> dict[str, Tensor]:
+    """Per-frame (T, B) later-protocol metrics of predicted frames (T, B, size*size) against the
+    truth in [0, 1]: MSE and MAE (summed over the pixels, of the prediction as it is), SSIM
+    (`ssim_skimage`) and PSNR of the prediction clipped to [0, 1] (as OpenSTL clips it)."""
+    err = pred.double() - target.double()
+    clipped = pred.double().clamp(0, 1)
+    shape = (*pred.shape[:2], size, size)
+    return {
+        "future_mse_per_frame": (err**2).sum(-1),
+        "future_ssim": ssim_skimage(clipped.reshape(shape), target.reshape(shape)),
+        "future_mae_per_frame": err.abs().sum(-1),
+        "future_psnr": psnr(clipped, target),
+    }
 
 
 def _frame_losses(logits: Tensor, target: Tensor, output: str) -> Tensor:
@@ -191,9 +264,8 @@ def evaluate_model(
             acc.add("future_loss", _frame_losses(out["future"], tgt, cfg.output))
             if image_metrics:
                 pred = model.emit(out["future"].double())
-                acc.add("future_mse_per_frame", ((pred - tgt) ** 2).sum(-1))
-                shape = (*pred.shape[:2], size, size)
-                acc.add("future_ssim", ssim(pred.clamp(0, 1).reshape(shape), tgt.reshape(shape)))
+                for name, per_frame in protocol_metrics(pred, tgt, size).items():
+                    acc.add(name, per_frame)
     metrics = acc.result(n_seq)
     if "recon_mse_per_frame" in metrics:
         metrics["recon_mse_per_pixel"] = metrics["recon_mse_per_frame"] / cfg.input_dim
@@ -207,8 +279,9 @@ def evaluate_model(
         "loss": "bernoulli_cross_entropy" if cfg.output == "sigmoid" else "squared_error",
         "loss_normalisation": f"per frame: summed over the {cfg.input_dim} pixels of a frame, "
                               "averaged over frames and sequences",
-        "ssim": f"Gaussian window {SSIM_WINDOW}, sigma {SSIM_SIGMA}, K1 {SSIM_K1}, K2 {SSIM_K2}, "
-                "data range 1, valid region",
+        "ssim": SSIM_CONVENTION,
+        "mae": MAE_CONVENTION,
+        "psnr": PSNR_CONVENTION,
     }
 
 
@@ -220,7 +293,9 @@ def evaluate_checkpoint(checkpoint: str | Path, test_set: str | Path, batch_size
     model, ckpt = load_model(checkpoint)
     frames = load_set(test_set)
     result = evaluate_model(model, frames, batch_size=batch_size, device=device)
-    for value in result["metrics"].values():
+    for key, value in result["metrics"].items():
+        if key == "future_psnr" and value == math.inf:
+            continue  # some frame predicted exactly (OpenSTL's PSNR is +inf then too)
         if isinstance(value, float) and not math.isfinite(value):
             raise UserError(f"evaluation of {checkpoint} gave a non-finite metric; retrain it")
     result.update({

@@ -32,7 +32,12 @@ TABLE2_RUNS = {
 MNIST_COL = "Cross Entropy on MNIST"
 PATCHES_COL = "Squared loss on image patches"
 LATER_MSE = "Moving MNIST test MSE per frame"
+LATER_MAE = "Moving MNIST test MAE per frame"
 LATER_SSIM = "Moving MNIST test SSIM"
+LATER_PSNR = "Moving MNIST test PSNR"
+# eval metric key -> protocol table column, in the table's order (OpenSTL's: MSE, MAE, SSIM, PSNR)
+LATER_COLS = {"future_mse_per_frame": LATER_MSE, "future_mae_per_frame": LATER_MAE,
+              "future_ssim": LATER_SSIM, "future_psnr": LATER_PSNR}
 LATER_FC = "FC-LSTM (PredRNN 2017 table)"
 LATER_CONV = "ConvLSTM (PredRNN 2017 table)"
 LAB_COL = "Moving MNIST MSE"
@@ -110,7 +115,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--patches-baselines", default=None, metavar="JSON",
                    help="sequence-baselines output for the patches column")
     p.add_argument("--protocol-eval", nargs="*", default=[], metavar="RUN=JSON",
-                   help="runs for the MSE/SSIM table (default: the --mnist-eval runs)")
+                   help="runs for the MSE/MAE/SSIM/PSNR table (default: the --mnist-eval runs)")
     p.add_argument("--fc-lstm-run", default="best",
                    help="our run compared with the later literature's FC-LSTM row (default: best, "
                         "the run with the lowest test MSE)")
@@ -225,6 +230,8 @@ def _baseline_rows(path: str | None, column: str, metrics: dict[str, str]) -> li
         if found is None:
             raise UserError(f"baselines file {path} has no baseline {name!r}; rerun its step")
         for key, col in metrics.items():
+            if key not in found:
+                raise UserError(f"baselines file {path} has no {key!r} for {name!r}; rerun its step")
             rows.append({"row": title, "column": col, "value": float(found[key]),
                          "n": ev.get("n_sequences")})
     return rows
@@ -298,7 +305,7 @@ def protocol_frame(evals: dict[str, str], fc_run: str):
         ev = _read_eval(path)
         layers = ev.get("model_config", {}).get("layers")
         name = f"ours: {TABLE2_RUNS.get(run, run)} ({layers} layers, run {run})"
-        for key, col in (("future_mse_per_frame", LATER_MSE), ("future_ssim", LATER_SSIM)):
+        for key, col in LATER_COLS.items():
             value = _metric(ev, key, path)
             rows.append({"row": name, "column": col, "value": value, "n": ev.get("n_sequences")})
             if run == fc_run:
@@ -311,8 +318,7 @@ def protocol_with_baselines(evals: dict[str, str], fc_run: str, mnist_base: str 
     import pandas as pd
 
     ours = protocol_frame(evals, fc_run)
-    base = _baseline_rows(mnist_base, LATER_MSE,
-                          {"future_mse_per_frame": LATER_MSE, "future_ssim": LATER_SSIM})
+    base = _baseline_rows(mnist_base, LATER_MSE, LATER_COLS)
     df = pd.concat([ours, pd.DataFrame(base, columns=ours.columns)], ignore_index=True)
     return _flag_unlearned(df, [LATER_MSE])
 
@@ -358,8 +364,17 @@ def run_table2(args: argparse.Namespace) -> int:
         ours = protocol_with_baselines(evals, fc_run, args.mnist_baselines)
         note = (f"Later literature's protocol (PredRNN, NeurIPS 2017): 10 frames in, 10 predicted; "
                 "MSE per frame = sum of squared error over the 64x64 frame with pixels in [0, 1], "
-                "averaged over frames and sequences; SSIM per frame (Gaussian window 11, sigma "
-                f"1.5, data range 1). Row '{LATER_FC}' holds our run '{fc_run}'"
+                "averaged over frames and sequences; MAE per frame = sum of absolute error over "
+                "the frame, averaged likewise (OpenSTL's MAE); SSIM per frame with scikit-image's "
+                "structural_similarity defaults (7x7 uniform window, sample covariance, K1 0.01, "
+                "K2 0.03, data range 1, 3-pixel border cropped; prediction clipped to [0, 1]), "
+                "averaged over frames and sequences (PredRNN's code scores the frames as uint8 "
+                "with data range 255, the same up to rounding down to integers; OpenSTL passes "
+                "float frames without a data range to scikit-image <= 0.19.3, which then takes "
+                "2); PSNR per frame = 10 log10(1 / mean squared error "
+                "over the frame's pixels), prediction clipped to [0, 1], averaged over frames and "
+                "sequences (OpenSTL's PSNR). No published FC-LSTM MAE or PSNR is vendored here: "
+                f"those paper cells are empty. Row '{LATER_FC}' holds our run '{fc_run}'"
                 + (" (the lowest test MSE of our runs)" if args.fc_lstm_run == "best" else "")
                 + " beside "
                 f"the published FC-LSTM numbers; '{LATER_CONV}' is not run here (our ConvLSTM is "
@@ -368,7 +383,7 @@ def run_table2(args: argparse.Namespace) -> int:
                 + " The flag uses the MSE column.")
         write_table("later", ours, out_dir, _provenance(cfg, **_test_provenance(cfg)),
                     row_order=[LATER_FC, LATER_CONV, *BASELINE_TITLES],
-                    col_order=[LATER_MSE, LATER_SSIM],
+                    col_order=list(LATER_COLS.values()),
                     note=note, out_name="moving_mnist_protocol")
         print(f"wrote {out_dir}/moving_mnist_protocol.{{csv,md,tex}}")
     return 0

@@ -63,7 +63,7 @@ def test_command_without_its_config_section_says_so(capsys, tmp_path):
     assert main(["pretrain", "--cfg", "{}", "--domain", "mnist", "--run", "x", "--out-dir", str(tmp_path)]) == 2
     assert "--cfg lacks the config section(s) pretrain" in capsys.readouterr().err
     assert main(["pretrain", "--cfg", "[1]", "--domain", "mnist", "--run", "x", "--out-dir", str(tmp_path)]) == 2
-    assert "--cfg must be a JSON object" in capsys.readouterr().err
+    assert "--cfg must hold a JSON object" in capsys.readouterr().err
 
 
 def test_a_commands_cfg_is_checked_against_the_workflow_schema(tiny_config, tmp_path, capsys):

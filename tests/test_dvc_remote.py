@@ -29,7 +29,8 @@ from videolstm.config import deep_merge, read_yaml, validate_config
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 OVERLAY = ROOT / "tests" / "dvc_tiny.yaml"
-SKIP = ("logs", "benchmarks")  # results/ folders no stage outputs (local run records)
+SKIP = ("logs", "benchmarks", "configs")  # results/ folders no stage outputs (local run records; each
+# job's settings file, rewritten from the config whenever the Snakefile is read)
 pytestmark = pytest.mark.slow
 
 
@@ -190,6 +191,15 @@ def test_whole_dag_push_then_pull_in_a_fresh_clone_leaves_nothing_to_do(tmp_path
                                    clone).stdout), stage
     assert "up to date" in sh(["dvc", "status"], clone).stdout  # touching changed no content
     assert outputs(clone) == outs
+
+    # (6) a changed setting reruns exactly the affected jobs in the pulled clone too, although
+    # Snakemake there has no record of the settings (each job's settings are a file input)
+    cfg = yaml.safe_load((clone / "config" / "config.yaml").read_text())
+    cfg["pretrain"]["patches"]["runs"]["composite"]["train"] = {"seed": 7}
+    (clone / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    jobs = dry_run_jobs(sh(["snakemake", "-n", "--cores", "1"], clone).stdout)
+    assert jobs.get("pretrain") == 1 and jobs.get("patches_eval") == 1, jobs
+    assert not jobs.get("finetune") and not jobs.get("mnist_eval"), jobs
     print(", ".join(f"{k} {v:.1f}s" for k, v in times.items()))
 
 

@@ -60,8 +60,12 @@ def check_inputs(config: dict) -> list[str]:
             _problem(problems, lambda: vgg16_weights_path(rgb.get("weights")))
             checked.append("VGG16 weights")
         pattern = _array_pattern(list((config.get("percepts") or {}).get("kinds", [])))
-        for name, dom in (config.get("pretrain") or {}).items():
-            arrays = ((dom.get("data") or {}).get("arrays") or []) if isinstance(dom, dict) else []
+        from videolstm.video.workflow import used_percept_domains
+
+        pretrain = config.get("pretrain") or {}
+        for name in ["patches", *used_percept_domains(config)]:  # the domains the DAG trains
+            dom = pretrain.get(name) or {}
+            arrays = (dom.get("data") or {}).get("arrays") or []
             for stem in arrays:
                 if not pattern.fullmatch(stem):
                     problems.append(

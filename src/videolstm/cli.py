@@ -12,6 +12,7 @@ import errno
 import importlib
 import json
 import sys
+from pathlib import Path
 
 from videolstm.errors import UserError
 
@@ -41,18 +42,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_cfg(text: str | None) -> dict:
-    """Parse the `--cfg JSON` argument every pipeline command takes."""
+    """Parse the `--cfg` argument every pipeline command takes: a JSON object, or the path of a
+    JSON file holding one (the workflow writes each job's resolved settings to results/configs/)."""
     if not text:
         return {}
+    where = "--cfg"
+    if not text.lstrip().startswith(("{", "[")):
+        path = Path(text)
+        if not path.is_file():
+            raise UserError(f"--cfg {text}: no such settings file (pass a JSON object or the path "
+                            "of a JSON file; the workflow writes them under results/configs/)")
+        where, text = f"--cfg file {path}", path.read_text()
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UserError(f"--cfg is not valid JSON ({exc}); pass a JSON object") from exc
+        raise UserError(f"{where} is not valid JSON ({exc}); pass a JSON object") from exc
     if not isinstance(value, dict):
-        raise UserError("--cfg must be a JSON object")
+        raise UserError(f"{where} must hold a JSON object")
     from videolstm.config import validate_config
 
-    validate_config(value, source="--cfg", partial=True)  # the workflow's schema, same messages
+    validate_config(value, source=where, partial=True)  # the workflow's schema, same messages
     return value
 
 

@@ -6,6 +6,7 @@
 rule claims:
     input:
         claims_inputs,
+        cfg=cfg_file("parts"),
     output:
         csv=f"{RESULTS}/tables/claims.csv",
         md=report(
@@ -15,7 +16,6 @@ rule claims:
         ),
         summary=f"{RESULTS}/tables/claims_summary.md",
     params:
-        cfg=cfg_json("parts"),
         results=results_root,
         stem=claims_stem,
     log:
@@ -28,5 +28,5 @@ rule claims:
     conda:
         CONDA_ENV
     shell:
-        "videolstm claims --results {params.results} --cfg {params.cfg:q} --out {params.stem}"
+        "videolstm claims --results {params.results} --cfg {input.cfg} --out {params.stem}"
         " --summary {output.summary} > {log} 2>&1"

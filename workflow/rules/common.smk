@@ -1,21 +1,21 @@
-# Shared helpers of the workflow: configuration validation, config sections as JSON for `params`
-# (so Snakemake reruns a step when its settings change), run lists and phase targets.
+# Shared helpers of the workflow: configuration validation, each job's resolved settings as a file
+# input (so a job reruns when its settings change), run lists and phase targets.
 import json
 import os
-import sys
 from dataclasses import asdict
 
 from snakemake.utils import validate
 
 from videolstm.check import onstart_check
 from videolstm.config import SCHEMA_PATH, validate_config
+from videolstm.environment import put_python_bin_first
+from videolstm.io import atomic_write_text
 from videolstm.train import labreport_domain, resolve_run
 from videolstm.video import workflow as video_wf
 from videolstm.video.scope import is_split_scoped, parse_domain
 
-# jobs find `videolstm` next to the Python running Snakemake (.venv/bin/snakemake works without
-# activating the environment)
-os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+# jobs find `videolstm` beside the Python running Snakemake (no need to activate .venv)
+put_python_bin_first()
 
 # our validator first: it names a mistyped key and the closest allowed one
 validate_config(config, source="the workflow configuration")
@@ -31,13 +31,34 @@ CONDA_ENV = "../../envs/videolstm.yaml"
 
 
 def cfg_json(*keys):
-    """JSON of the named top-level config sections (plus the run identity), for a rule's params."""
-    picked = {key: config.get(key) for key in keys}
+    """JSON of the named top-level config sections (plus the run identity)."""
+    picked = {key: config[key] for key in keys if key in config}
     picked["config_name"] = config["config_name"]
     picked["data_source"] = config["data_source"]
     picked["seed"] = config["seed"]
     picked["device"] = config.get("device", "auto")
     return json.dumps(picked, sort_keys=True)
+
+
+# The resolved settings of each job are a file under results/configs/ that the job takes as an
+# input and its command reads (`--cfg FILE`): a person can open it and rerun the command printed
+# by `snakemake -n -p`. It is rewritten only when its content changes, so its modification time
+# reruns exactly the jobs whose settings changed, also in a clone restored by `dvc pull` + `make
+# pulled`, where Snakemake has no record of the settings the outputs were made with.
+CONFIGS = f"{RESULTS}/configs"
+
+
+def settings_file(name, text):
+    path = f"{CONFIGS}/{name}.json"
+    text = json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
+    if not (os.path.isfile(path) and open(path).read() == text):
+        atomic_write_text(path, text)
+    return path
+
+
+def cfg_file(*keys):
+    """The file of cfg_json(*keys), shared by every job that reads those sections."""
+    return settings_file("_".join(keys) or "run", cfg_json(*keys))
 
 
 def pretrain_runs(domain):
@@ -76,6 +97,10 @@ def pretrain_cfg_json(wildcards):
         picked["mnist"] = config["mnist"]
         picked["pretrain"]["labreport"] = config["pretrain"].get("labreport", {})
     return json.dumps(picked, sort_keys=True)
+
+
+def pretrain_cfg_file(wildcards):
+    return settings_file(f"pretrain/{wildcards.domain}/{wildcards.run}", pretrain_cfg_json(wildcards))
 
 
 def pretrain_inputs(wildcards):
@@ -220,6 +245,10 @@ def baselines_cfg_json(domain):
     dom = config["pretrain"].get(domain) or {}  # the command fills in the domain's defaults
     picked["pretrain"] = {domain: {k: dom[k] for k in ("n_in", "n_future") if k in dom}}
     return json.dumps(picked, sort_keys=True)
+
+
+def baselines_cfg_file(domain):
+    return settings_file(f"baselines_{domain}", baselines_cfg_json(domain))
 
 
 def table2_patches_args(wildcards):

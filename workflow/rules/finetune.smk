@@ -11,11 +11,11 @@ OPTIONAL_TARGETS.append(partial(ft_workflow.targets, config, RESULTS))
 rule finetune:
     input:
         unpack(partial(ft_workflow.inputs, config, RESULTS)),
+        cfg=cfg_file("finetune"),
     output:
         runs=f"{RESULTS}/finetune/{{dataset}}/split{{split}}.csv",
         summary=f"{RESULTS}/finetune/{{dataset}}/split{{split}}.json",
     params:
-        cfg=cfg_json("finetune"),
         percepts=f"{RESULTS}/percepts/{{dataset}}",
         pretrain=f"{RESULTS}/pretrain",
     wildcard_constraints:
@@ -32,7 +32,7 @@ rule finetune:
     conda:
         CONDA_ENV
     shell:
-        "videolstm finetune --cfg {params.cfg:q} --dataset {wildcards.dataset}"
+        "videolstm finetune --cfg {input.cfg} --dataset {wildcards.dataset}"
         " --split {wildcards.split} --index {input.index} --percepts {params.percepts}"
         " --pretrain {params.pretrain} --out {output.runs} --threads {threads} > {log} 2>&1"
 
@@ -41,6 +41,7 @@ rule tables_actions:
     input:
         runs=ft_workflow.split_csvs(config, RESULTS),
         cnn=ft_workflow.temporal_cnn_metrics(config, RESULTS),
+        cfg=cfg_file("finetune"),
     output:
         report(
             multiext(f"{RESULTS}/tables/table1", ".csv", ".md", ".tex"),
@@ -58,7 +59,6 @@ rule tables_actions:
             category="Action recognition",
         ),
     params:
-        cfg=cfg_json("finetune"),
         cnn=lambda wildcards, input: f"--temporal-cnn {input.cnn}" if input.cnn else "",
         out_dir=ft_workflow.out_dir,
     log:
@@ -72,13 +72,14 @@ rule tables_actions:
     conda:
         CONDA_ENV
     shell:
-        "videolstm tables-actions --cfg {params.cfg:q} --runs {input.runs}"
+        "videolstm tables-actions --cfg {input.cfg} --runs {input.runs}"
         " {params.cnn} --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule figure12:
     input:
         runs=ft_workflow.split_csvs(config, RESULTS),
+        cfg=cfg_file("finetune"),
     output:
         png=report(
             f"{RESULTS}/figures/figure12.png",
@@ -92,7 +93,6 @@ rule figure12:
             category="Action recognition",
         ),
     params:
-        cfg=cfg_json("finetune"),
         out_dir=ft_workflow.out_dir,
     log:
         f"{LOGS}/finetune/figure12.log",
@@ -105,5 +105,5 @@ rule figure12:
     conda:
         CONDA_ENV
     shell:
-        "videolstm figure12 --cfg {params.cfg:q} --runs {input.runs}"
+        "videolstm figure12 --cfg {input.cfg} --runs {input.runs}"
         " --out-dir {params.out_dir} > {log} 2>&1"

@@ -2,6 +2,8 @@
 
 
 rule mnist_sets:
+    input:
+        cfg=cfg_file("mnist"),
     output:
         valid=f"{RESULTS}/data/moving_mnist/valid.npy",
         test=f"{RESULTS}/data/moving_mnist/test.npy",
@@ -9,7 +11,6 @@ rule mnist_sets:
         test_3digits=f"{RESULTS}/data/moving_mnist/test_3digits.npy",
         sets=f"{RESULTS}/data/moving_mnist/sets.json",
     params:
-        cfg=cfg_json("mnist"),
         out_dir=output_dir,
     log:
         f"{LOGS}/mnist_sets.log",
@@ -21,4 +22,4 @@ rule mnist_sets:
     conda:
         CONDA_ENV
     shell:
-        "videolstm mnist-data --cfg {params.cfg:q} --out-dir {params.out_dir} > {log} 2>&1"
+        "videolstm mnist-data --cfg {input.cfg} --out-dir {params.out_dir} > {log} 2>&1"

@@ -7,10 +7,9 @@ rule mnist_eval:
     input:
         ckpt=f"{RESULTS}/pretrain/{{domain}}/{{run}}/final.pt",
         test=f"{MNIST_SETS}/test.npy",
+        cfg=cfg_file(),
     output:
         f"{RESULTS}/eval/{{domain,mnist|labreport}}/{{run}}.json",
-    params:
-        cfg=cfg_json(),
     log:
         f"{LOGS}/eval/{{domain}}/{{run}}.log",
     benchmark:
@@ -21,7 +20,7 @@ rule mnist_eval:
     conda:
         CONDA_ENV
     shell:
-        "videolstm mnist-eval --cfg {params.cfg:q} --checkpoint {input.ckpt} --test {input.test}"
+        "videolstm mnist-eval --cfg {input.cfg} --checkpoint {input.ckpt} --test {input.test}"
         " --out {output} --threads {threads} > {log} 2>&1"
 
 
@@ -30,10 +29,10 @@ rule patches_eval:
         ckpt=f"{RESULTS}/pretrain/patches/{{run}}/final.pt",
         arrays=f"{RESULTS}/data/patches/valid.npy",
         offsets=f"{RESULTS}/data/patches/valid.offsets.npy",
+        cfg=cfg_file(),
     output:
         f"{RESULTS}/eval/patches/{{run}}.json",
     params:
-        cfg=cfg_json(),
         stem=array_stem,
     log:
         f"{LOGS}/eval/patches/{{run}}.log",
@@ -45,17 +44,16 @@ rule patches_eval:
     conda:
         CONDA_ENV
     shell:
-        "videolstm sequence-eval --cfg {params.cfg:q} --checkpoint {input.ckpt}"
+        "videolstm sequence-eval --cfg {input.cfg} --checkpoint {input.ckpt}"
         " --arrays {params.stem} --out {output} --threads {threads} > {log} 2>&1"
 
 
 rule mnist_baselines:
     input:
         test=f"{MNIST_SETS}/test.npy",
+        cfg=baselines_cfg_file("mnist"),
     output:
         f"{RESULTS}/eval/baselines/mnist.json",
-    params:
-        cfg=baselines_cfg_json("mnist"),
     log:
         f"{LOGS}/eval/baselines/mnist.log",
     benchmark:
@@ -66,7 +64,7 @@ rule mnist_baselines:
     conda:
         CONDA_ENV
     shell:
-        "videolstm mnist-baselines --cfg {params.cfg:q} --test {input.test} --out {output} > {log} 2>&1"
+        "videolstm mnist-baselines --cfg {input.cfg} --test {input.test} --out {output} > {log} 2>&1"
 
 
 rule patches_baselines:
@@ -75,10 +73,10 @@ rule patches_baselines:
         train_offsets=f"{RESULTS}/data/patches/train.offsets.npy",
         test=f"{RESULTS}/data/patches/valid.npy",
         test_offsets=f"{RESULTS}/data/patches/valid.offsets.npy",
+        cfg=baselines_cfg_file("patches"),
     output:
         f"{RESULTS}/eval/baselines/patches.json",
     params:
-        cfg=baselines_cfg_json("patches"),
         train=lambda wildcards, input: input.train[: -len(".npy")],
         test=lambda wildcards, input: input.test[: -len(".npy")],
     log:
@@ -91,13 +89,14 @@ rule patches_baselines:
     conda:
         CONDA_ENV
     shell:
-        "videolstm sequence-baselines --cfg {params.cfg:q} --domain patches --train {params.train}"
+        "videolstm sequence-baselines --cfg {input.cfg} --domain patches --train {params.train}"
         " --test {params.test} --out {output} > {log} 2>&1"
 
 
 rule table2:
     input:
         unpack(table2_inputs),
+        cfg=cfg_file("mnist"),
     output:
         csv=report(
             f"{RESULTS}/tables/table2.csv",
@@ -107,7 +106,6 @@ rule table2:
         md=f"{RESULTS}/tables/table2.md",
         tex=f"{RESULTS}/tables/table2.tex",
     params:
-        cfg=cfg_json("mnist"),
         mnist=table2_mnist_args(),
         patches=table2_patches_args,
         baselines=table2_baseline_args,
@@ -122,7 +120,7 @@ rule table2:
     conda:
         CONDA_ENV
     shell:
-        "videolstm table2 --only table2 --cfg {params.cfg:q} --mnist-eval {params.mnist}"
+        "videolstm table2 --only table2 --cfg {input.cfg} --mnist-eval {params.mnist}"
         " {params.patches} {params.baselines} --out-dir {params.out_dir} > {log} 2>&1"
 
 
@@ -130,6 +128,7 @@ rule moving_mnist_protocol:
     input:
         evals=table2_mnist_evals(),
         baselines=f"{RESULTS}/eval/baselines/mnist.json",
+        cfg=cfg_file("mnist"),
     output:
         csv=report(
             f"{RESULTS}/tables/moving_mnist_protocol.csv",
@@ -139,7 +138,6 @@ rule moving_mnist_protocol:
         md=f"{RESULTS}/tables/moving_mnist_protocol.md",
         tex=f"{RESULTS}/tables/moving_mnist_protocol.tex",
     params:
-        cfg=cfg_json("mnist"),
         mnist=table2_mnist_args(),
         out_dir=output_dir,
     log:
@@ -152,13 +150,14 @@ rule moving_mnist_protocol:
     conda:
         CONDA_ENV
     shell:
-        "videolstm table2 --only protocol --cfg {params.cfg:q} --mnist-eval {params.mnist}"
+        "videolstm table2 --only protocol --cfg {input.cfg} --mnist-eval {params.mnist}"
         " --mnist-baselines {input.baselines} --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule labreport:
     input:
         unpack(labreport_inputs),
+        cfg=cfg_file("mnist"),
     output:
         csv=report(
             f"{RESULTS}/tables/labreport.csv",
@@ -173,7 +172,6 @@ rule labreport:
             category="Lab report",
         ),
     params:
-        cfg=cfg_json("mnist"),
         runs=labreport_args(),
         out_dir=output_dir,
     log:
@@ -186,7 +184,7 @@ rule labreport:
     conda:
         CONDA_ENV
     shell:
-        "videolstm labreport --cfg {params.cfg:q} {params.runs} --test {input.test}"
+        "videolstm labreport --cfg {input.cfg} {params.runs} --test {input.test}"
         " --out-dir {params.out_dir} --figure {output.figure} > {log} 2>&1"
 
 
@@ -196,6 +194,7 @@ rule mnist_figures:
         test=f"{MNIST_SETS}/test.npy",
         test_1digit=f"{MNIST_SETS}/test_1digit.npy",
         test_3digits=f"{MNIST_SETS}/test_3digits.npy",
+        cfg=cfg_file("mnist"),
     output:
         fig5=report(
             f"{RESULTS}/figures/figure5.png",
@@ -228,7 +227,6 @@ rule mnist_figures:
             category="Moving MNIST",
         ),
     params:
-        cfg=cfg_json("mnist"),
         ckpts=figure_checkpoint_args(),
         out_dir=output_dir,
     log:
@@ -241,7 +239,7 @@ rule mnist_figures:
     conda:
         CONDA_ENV
     shell:
-        "videolstm mnist-figures --cfg {params.cfg:q} --checkpoint {params.ckpts}"
+        "videolstm mnist-figures --cfg {input.cfg} --checkpoint {params.ckpts}"
         " --test {input.test} --test-1digit {input.test_1digit}"
         " --test-3digits {input.test_3digits} --out-dir {params.out_dir} > {log} 2>&1"
 
@@ -252,10 +250,9 @@ rule mnist_figure_checks:
         test=f"{MNIST_SETS}/test.npy",
         test_1digit=f"{MNIST_SETS}/test_1digit.npy",
         test_3digits=f"{MNIST_SETS}/test_3digits.npy",
+        cfg=cfg_file("mnist"),
     output:
         f"{RESULTS}/{FIGURE_CHECKS}",
-    params:
-        cfg=cfg_json("mnist"),
     log:
         f"{LOGS}/eval/figures/mnist_checks.log",
     benchmark:
@@ -266,6 +263,6 @@ rule mnist_figure_checks:
     conda:
         CONDA_ENV
     shell:
-        "videolstm mnist-figure-checks --cfg {params.cfg:q} --checkpoint {input.ckpt}"
+        "videolstm mnist-figure-checks --cfg {input.cfg} --checkpoint {input.ckpt}"
         " --test {input.test} --test-1digit {input.test_1digit}"
         " --test-3digits {input.test_3digits} --out {output} --threads {threads} > {log} 2>&1"

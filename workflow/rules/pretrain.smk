@@ -5,12 +5,12 @@
 rule pretrain:
     input:
         unpack(pretrain_inputs),
+        cfg=pretrain_cfg_file,
     output:
         final=f"{RESULTS}/pretrain/{{domain}}/{{run}}/final.pt",
         summary=f"{RESULTS}/pretrain/{{domain}}/{{run}}/summary.json",
         metrics=f"{RESULTS}/pretrain/{{domain}}/{{run}}/metrics.csv",
     params:
-        cfg=pretrain_cfg_json,
         out_dir=f"{RESULTS}/pretrain/{{domain}}/{{run}}",
         data_root=results_root,
     log:
@@ -25,5 +25,5 @@ rule pretrain:
     conda:
         CONDA_ENV
     shell:
-        "videolstm pretrain --cfg {params.cfg:q} --domain {wildcards.domain} --run {wildcards.run}"
+        "videolstm pretrain --cfg {input.cfg} --domain {wildcards.domain} --run {wildcards.run}"
         " --out-dir {params.out_dir} --data-root {params.data_root} --threads {threads} > {log} 2>&1"

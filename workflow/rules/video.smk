@@ -22,10 +22,10 @@ OPTIONAL_TARGETS.append(partial(video_wf.targets, config, RESULTS))
 
 
 rule video_synth:
+    input:
+        cfg=cfg_file("video"),
     output:
         directory(f"{VIDEO_DIR}/{{synthset}}"),
-    params:
-        cfg=cfg_json("video"),
     log:
         f"{LOGS}/video/synth_{{synthset}}.log",
     benchmark:
@@ -36,17 +36,17 @@ rule video_synth:
     conda:
         CONDA_ENV
     shell:
-        "videolstm synth --dataset {wildcards.synthset} --out {output} --cfg {params.cfg:q}"
+        "videolstm synth --dataset {wildcards.synthset} --out {output} --cfg {input.cfg}"
         " --threads {threads} > {log} 2>&1"
 
 
 rule video_index:
     input:
         partial(video_wf.index_input, config, RESULTS),
+        cfg=cfg_file("datasets"),
     output:
         f"{RESULTS}/data/index/{{labelled}}.csv",
     params:
-        cfg=cfg_json("datasets"),
         root=partial(video_wf.index_root, config, RESULTS),
     log:
         f"{LOGS}/video/index_{{labelled}}.log",
@@ -59,16 +59,16 @@ rule video_index:
         CONDA_ENV
     shell:
         "videolstm index --dataset {wildcards.labelled} --root {params.root:q} --out {output}"
-        " --cfg {params.cfg:q} --threads {threads} > {log} 2>&1"
+        " --cfg {input.cfg} --threads {threads} > {log} 2>&1"
 
 
 rule video_clips:
     input:
         partial(video_wf.clips_input, config, RESULTS),
+        cfg=cfg_file("clips"),
     output:
         f"{RESULTS}/data/clips/unlabelled.csv",
     params:
-        cfg=cfg_json("clips"),
         args=partial(video_wf.clips_args, config, RESULTS),
     log:
         f"{LOGS}/video/clips.log",
@@ -80,19 +80,19 @@ rule video_clips:
     conda:
         CONDA_ENV
     shell:
-        "videolstm clips {params.args} --out {output} --cfg {params.cfg:q}"
+        "videolstm clips {params.args} --out {output} --cfg {input.cfg}"
         " --threads {threads} > {log} 2>&1"
 
 
 rule video_patches:
     input:
         partial(video_wf.patches_input, config, RESULTS),
+        cfg=cfg_file("patches"),
     output:
         npy=f"{RESULTS}/data/patches/{{part}}.npy",
         offsets=f"{RESULTS}/data/patches/{{part}}.offsets.npy",
         meta=f"{RESULTS}/data/patches/{{part}}.json",
     params:
-        cfg=cfg_json("patches"),
         index=f"{RESULTS}/data/index/{PATCHES_DATASET}.csv",
         root=video_wf.video_root(config, RESULTS, PATCHES_DATASET),
     log:
@@ -106,18 +106,18 @@ rule video_patches:
         CONDA_ENV
     shell:
         "videolstm patches --index {params.index} --root {params.root:q} --part {wildcards.part}"
-        " --out {output.npy} --cfg {params.cfg:q} > {log} 2>&1"
+        " --out {output.npy} --cfg {input.cfg} > {log} 2>&1"
 
 
 rule video_percepts_rgb:
     input:
         partial(video_wf.items_input, config, RESULTS),
+        cfg=cfg_file("percepts"),
     output:
         npy=f"{RESULTS}/percepts/{{dataset}}/rgb.npy",
         offsets=f"{RESULTS}/percepts/{{dataset}}/rgb.offsets.npy",
         meta=f"{RESULTS}/percepts/{{dataset}}/rgb.json",
     params:
-        cfg=cfg_json("percepts"),
         sources=partial(video_wf.items_args, config, RESULTS),
     log:
         f"{LOGS}/video/percepts_{{dataset}}_rgb.log",
@@ -131,18 +131,18 @@ rule video_percepts_rgb:
         CONDA_ENV
     shell:
         "videolstm percepts {params.sources} --dataset {wildcards.dataset} --out {output.npy}"
-        " --cfg {params.cfg:q} --threads {threads} > {log} 2>&1"
+        " --cfg {input.cfg} --threads {threads} > {log} 2>&1"
 
 
 rule video_flow:
     input:
         partial(video_wf.items_input, config, RESULTS),
+        cfg=cfg_file("flow"),
     output:
         npy=f"{RESULTS}/data/flow/{{dataset}}.npy",
         offsets=f"{RESULTS}/data/flow/{{dataset}}.offsets.npy",
         meta=f"{RESULTS}/data/flow/{{dataset}}.json",
     params:
-        cfg=cfg_json("flow"),
         sources=partial(video_wf.items_args, config, RESULTS),
     log:
         f"{LOGS}/video/flow_{{dataset}}.log",
@@ -155,18 +155,17 @@ rule video_flow:
         CONDA_ENV
     shell:
         "videolstm flow {params.sources} --dataset {wildcards.dataset} --out {output.npy}"
-        " --cfg {params.cfg:q} --threads {threads} > {log} 2>&1"
+        " --cfg {input.cfg} --threads {threads} > {log} 2>&1"
 
 
 rule video_temporal_cnn:
     input:
         flow=f"{RESULTS}/data/flow/{CNN_DATASET}.npy",
         index=f"{RESULTS}/data/index/{CNN_DATASET}.csv",
+        cfg=cfg_file("flow"),
     output:
         model=f"{RESULTS}/data/temporal_cnn/{{flowkind}}_split{{split}}.pt",
         metrics=f"{RESULTS}/data/temporal_cnn/{{flowkind}}_split{{split}}.json",
-    params:
-        cfg=cfg_json("flow"),
     log:
         f"{LOGS}/video/temporal_cnn_{{flowkind}}_split{{split}}.log",
     benchmark:
@@ -180,7 +179,7 @@ rule video_temporal_cnn:
     shell:
         "videolstm temporal-cnn-train --flow {input.flow} --index {input.index}"
         " --kind {wildcards.flowkind} --split {wildcards.split} --out {output.model}"
-        " --cfg {params.cfg:q} --threads {threads} > {log} 2>&1"
+        " --cfg {input.cfg} --threads {threads} > {log} 2>&1"
 
 
 # one split's flow percepts: fc6 of the temporal CNN trained on that split's training videos
@@ -188,12 +187,11 @@ rule video_percepts_flow:
     input:
         model=f"{RESULTS}/data/temporal_cnn/{{flowkind}}_split{{split}}.pt",
         flow=f"{RESULTS}/data/flow/{{dataset}}.npy",
+        cfg=cfg_file("flow"),
     output:
         npy=f"{RESULTS}/percepts/{{dataset}}/{{flowkind}}_split{{split}}.npy",
         offsets=f"{RESULTS}/percepts/{{dataset}}/{{flowkind}}_split{{split}}.offsets.npy",
         meta=f"{RESULTS}/percepts/{{dataset}}/{{flowkind}}_split{{split}}.json",
-    params:
-        cfg=cfg_json("flow"),
     log:
         f"{LOGS}/video/percepts_{{dataset}}_{{flowkind}}_split{{split}}.log",
     benchmark:
@@ -206,5 +204,5 @@ rule video_percepts_flow:
         CONDA_ENV
     shell:
         "videolstm temporal-cnn-features --model {input.model} --flow {input.flow}"
-        " --dataset {wildcards.dataset} --out {output.npy} --cfg {params.cfg:q}"
+        " --dataset {wildcards.dataset} --out {output.npy} --cfg {input.cfg}"
         " --threads {threads} > {log} 2>&1"

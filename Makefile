@@ -24,12 +24,14 @@ $(STAMP): envs/requirements.lock pyproject.toml
 venv: $(STAMP)
 
 reproduce: $(STAMP)
+	@$(BIN)/videolstm check --configfile $(CONFIG) > /dev/null  # YAML errors with file and line
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete --printshellcmds
 	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) --report results/report.html
 	@echo ">> done: tables in results/tables/, figures in results/figures/, report results/report.html"
 
 # CPU scale (config/cpu.yaml): Moving MNIST trained for about 80 min on 2 cores, into results-cpu/
 reproduce-cpu: $(STAMP)
+	@$(BIN)/videolstm check --configfile config/cpu.yaml > /dev/null
 	@date +%s > .cpu-run-start
 	$(BIN)/snakemake --cores $(CORES) --configfile config/cpu.yaml --rerun-incomplete --printshellcmds
 	$(BIN)/videolstm run-record --results results-cpu --config config/cpu.yaml --start $$(cat .cpu-run-start)

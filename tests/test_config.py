@@ -80,3 +80,25 @@ def test_a_commands_cfg_is_checked_against_the_workflow_schema(tiny_config, tmp_
     err = capsys.readouterr().err
     assert rc == 2 and "unknown config key 'pretrain.defaults.hiden'" in err and "hidden" in err
     assert not (tmp_path / "out" / "final.pt").exists()
+
+
+def test_make_reproduce_names_a_yaml_error_by_file_and_line(tmp_path):
+    """Snakemake's own message for a broken --configfile names neither file nor line; make
+    reproduce checks the configuration first with one that does."""
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pretrain:\n  defaults:\n    hidden: [1, 2\n  x: 3\n")
+    proc = subprocess.run(["make", "-o", ".venv/.installed", "reproduce", f"CONFIG={bad}"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert f"config file {bad} is not valid YAML" in proc.stderr and "line 3" in proc.stderr
+    assert "snakemake --cores" not in proc.stdout  # stopped before the workflow
+
+
+def test_run_names_outside_the_wildcard_pattern_are_named(base_config):
+    base_config["pretrain"]["mnist"]["runs"]["my-run"] = {"variant": "future"}
+    with pytest.raises(UserError, match="'my-run' does not match"):
+        validate_config(base_config)

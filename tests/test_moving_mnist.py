@@ -122,6 +122,9 @@ def test_idx_errors_name_the_file(tmp_path):
     (tmp_path / "train-images-idx3-ubyte").write_bytes(_idx(2049, [2], [3, 7]))
     with pytest.raises(UserError, match="magic"):
         load_idx(tmp_path)
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(_idx(2051, [0, 28, 28], []))
+    with pytest.raises(UserError, match="holds no images"):  # was numpy's "high <= 0"
+        load_idx(tmp_path)
 
 
 def test_paper_config_needs_the_four_idx_files_and_never_falls_back(tmp_path):

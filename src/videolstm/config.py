@@ -76,6 +76,9 @@ def _describe(error: jsonschema.ValidationError, schema: dict) -> str:
     if error.validator == "enum":
         allowed = ", ".join(repr(v) for v in error.validator_value)
         return f"config key '{where}' is {error.instance!r}; allowed values: {allowed}"
+    if error.validator == "pattern" and error.schema.get("description"):
+        return f"config key '{where}': {error.instance!r} does not match {error.validator_value} " \
+               f"({error.schema['description']})"
     if error.validator == "required":
         return f"config section '{where}' is missing a required key: {error.message}"
     return f"config key '{where}': {error.message}"

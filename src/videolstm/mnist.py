@@ -88,6 +88,8 @@ def parse_idx(raw: bytes, kind: str, path: Path) -> np.ndarray:
     expected = header + int(np.prod(dims))
     if len(raw) != expected:
         raise UserError(f"{path}: truncated or padded IDX file ({len(raw)} bytes, expected {expected})")
+    if dims[0] == 0:
+        raise UserError(f"{path}: the IDX file holds no {kind}; download it again")
     data = np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
     if kind == "images" and tuple(dims[1:]) != (28, 28):
         raise UserError(f"{path}: expected 28x28 images, got {dims[1:]}")

@@ -102,3 +102,17 @@ def test_run_names_outside_the_wildcard_pattern_are_named(base_config):
     base_config["pretrain"]["mnist"]["runs"]["my-run"] = {"variant": "future"}
     with pytest.raises(UserError, match="'my-run' does not match"):
         validate_config(base_config)
+
+
+def test_library_configs_name_unknown_keys_instead_of_dropping_them(base_config):
+    """Direct library callers get the same strictness as the schema gives the workflow."""
+    from videolstm.finetune.engine import TrainConfig as ClassifierConfig
+    from videolstm.train import resolve_run
+    from videolstm.video.flow import FlowConfig
+
+    with pytest.raises(UserError, match="unknown key.*stpes"):
+        ClassifierConfig.from_dict({"stpes": 5})
+    base_config["pretrain"]["mnist"]["runs"]["future"]["train"] = {"hiden": 5}
+    with pytest.raises(UserError, match="unknown key.*hiden.*mnist.runs.future.train"):
+        resolve_run(base_config["pretrain"], "mnist", "future")
+    assert FlowConfig.from_dict({"cnn": {}, "size": 8}).size == 8  # keys read elsewhere pass

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from videolstm.baselines import LEARNED_MARGIN
 from videolstm.io import atomic_write_text
-from videolstm.tables import PAPER_NUMBERS
+from videolstm.tables import PAPER_NUMBERS, TABLE2_RUNS
 
 REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_RUN = "reproduced", "contradicted", "inconclusive", "not run"
 Z = 2.0  # an effect counts when it exceeds this many standard errors
@@ -37,12 +37,7 @@ PARTS = ("mnist", "labreport", "video")
 README_BEGIN, README_END = "<!-- claims:begin -->", "<!-- claims:end -->"
 
 # Table 2's rows and columns as `videolstm table2` writes them (tests check they agree)
-T2_ROWS = {
-    "future": "Future Predictor",
-    "composite": "Composite Model",
-    "cond_future": "Conditional Future Predictor",
-    "composite_cond": "Composite Model with Conditional Future Predictor",
-}
+T2_ROWS = TABLE2_RUNS
 T2_COLS = {"mnist": "Cross Entropy on MNIST", "patches": "Squared loss on image patches"}
 
 

@@ -65,16 +65,6 @@ def parse_cfg(text: str | None) -> dict:
     return value
 
 
-def require(cfg: dict, *keys: str) -> None:
-    """Stop with a clear message when --cfg lacks a section the command needs."""
-    missing = [k for k in keys if k not in cfg]
-    if missing:
-        raise UserError(
-            f"--cfg lacks the config section(s) {', '.join(missing)}; pass the JSON of those "
-            "sections of config/config.yaml (the Snakemake rules do this for you)"
-        )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -108,3 +108,25 @@ def section(config: dict, dotted: str) -> Any:
             raise UserError(f"config key '{dotted}' is missing")
         node = node[part]
     return node
+
+
+def require(cfg: dict, *keys: str) -> None:
+    """Stop with a clear message when --cfg lacks a section the command needs."""
+    missing = [k for k in keys if k not in cfg]
+    if missing:
+        raise UserError(
+            f"--cfg lacks the config section(s) {', '.join(missing)}; pass the JSON of those "
+            "sections of config/config.yaml (the Snakemake rules do this for you)"
+        )
+
+
+def known_fields(cls, values: dict | None, section: str, consumed: tuple[str, ...] = ()) -> dict:
+    """`values` for the dataclass `cls`; a key that is neither a field nor `consumed` elsewhere
+    (e.g. a dataset root the workflow reads) is a UserError naming it, never silently dropped."""
+    values = dict(values or {})
+    names = set(cls.__dataclass_fields__)
+    unknown = sorted(set(values) - names - set(consumed))
+    if unknown:
+        raise UserError(f"unknown key(s) {', '.join(unknown)} in {section}; allowed: "
+                        f"{', '.join(sorted(names | set(consumed)))}")
+    return {k: v for k, v in values.items() if k in names}

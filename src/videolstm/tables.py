@@ -37,6 +37,13 @@ PAPER_NUMBERS = Path(str(resources.files("videolstm") / "resources" / "paper_num
 NOT_RUN = "not run"
 QUOTED = "quoted"
 PROVENANCE_FIRST = ("config", "data_source", "extractor")
+# Table 2's rows: the 2-layer runs of each variant (config run name -> the paper's row)
+TABLE2_RUNS = {
+    "future": "Future Predictor",
+    "composite": "Composite Model",
+    "cond_future": "Conditional Future Predictor",
+    "composite_cond": "Composite Model with Conditional Future Predictor",
+}
 
 
 def _read_paper_rows() -> list[dict[str, str]]:

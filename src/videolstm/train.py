@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,9 @@ from tqdm import tqdm
 
 from videolstm import checkpoint as ckpt_io
 from videolstm import distributed
-from videolstm.cli import require
+from videolstm.config import known_fields, require
 from videolstm.data_sources import make_source
+from videolstm.devices import pick_device
 from videolstm.errors import UserError
 from videolstm.io import atomic_write_json, atomic_write_text
 from videolstm.models import ModelConfig, build_model
@@ -91,8 +92,8 @@ def resolve_run(pretrain: dict, domain: str, run: str) -> tuple[str, TrainConfig
     merged: dict = {}
     for layer in (pretrain.get("defaults", {}), dom.get("train", {}), runs[run].get("train", {})):
         merged.update(layer)
-    known = {f.name for f in fields(TrainConfig)}
-    tc = TrainConfig(**{k: v for k, v in merged.items() if k in known})
+    tc = TrainConfig(**known_fields(TrainConfig, merged, f"pretrain (defaults, {domain}.train, "
+                                                         f"{domain}.runs.{run}.train)"))
     settings = {**DOMAIN_DEFAULTS.get(domain, {}), **{k: v for k, v in dom.items() if k not in ("runs", "train")}}
     return runs[run]["variant"], tc, settings
 
@@ -109,14 +110,6 @@ def labreport_domain(pretrain: dict) -> dict:
     mnist = pretrain.get("mnist", {})
     return {**{k: v for k, v in mnist.items() if k not in ("runs", "train")},
             "train": dict(lab.get("train", {})), "runs": runs}
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("device: cuda was requested but no CUDA GPU is visible; use device: auto or cpu")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
 
 
 class ClippedSGD(torch.optim.Optimizer):

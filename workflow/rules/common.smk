@@ -193,7 +193,7 @@ OPTIONAL_TARGETS = []
 
 
 # --- Moving MNIST results (workflow/rules/paper.smk) ---------------------------------------
-from videolstm.commands.mnist_results import TABLE2_RUNS
+from videolstm.tables import TABLE2_RUNS
 
 MNIST_SETS = f"{RESULTS}/data/moving_mnist"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from videolstm.cli import parse_cfg, require
+from videolstm.cli import parse_cfg
+from videolstm.config import require
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

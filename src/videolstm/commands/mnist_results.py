@@ -21,14 +21,8 @@ from pathlib import Path
 from videolstm.baselines import BASELINE_NOTE, BASELINES
 from videolstm.cli import parse_cfg
 from videolstm.errors import UserError
+from videolstm.tables import TABLE2_RUNS
 
-# Table 2's rows: the 2-layer runs of each variant (config run name -> the paper's row)
-TABLE2_RUNS = {
-    "future": "Future Predictor",
-    "composite": "Composite Model",
-    "cond_future": "Conditional Future Predictor",
-    "composite_cond": "Composite Model with Conditional Future Predictor",
-}
 MNIST_COL = "Cross Entropy on MNIST"
 PATCHES_COL = "Squared loss on image patches"
 LATER_MSE = "Moving MNIST test MSE per frame"
@@ -185,7 +179,7 @@ def _domain_frames(cfg: dict, domain: str) -> tuple[int, int]:
 
 def run_mnist_baselines(args: argparse.Namespace) -> int:
     from videolstm.baselines import image_baselines, mean_frame
-    from videolstm.cli import require
+    from videolstm.config import require
     from videolstm.data_sources import BASELINE_SEED_OFFSET, generator_from_config
     from videolstm.evaluate import load_set
     from videolstm.io import atomic_write_json
@@ -492,7 +486,7 @@ def run_figure_checks(args: argparse.Namespace) -> int:
 
     from videolstm.baselines import mean_frame
     from videolstm.checkpoint import load_model
-    from videolstm.cli import require
+    from videolstm.config import require
     from videolstm.data_sources import BASELINE_SEED_OFFSET, generator_from_config
     from videolstm.evaluate import load_set
     from videolstm.figure_checks import ood_losses, rollout_checks

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from videolstm.config import known_fields
 from videolstm.finetune.bank import LinearBank, LSTMBank
 from videolstm.finetune.data import Percepts, eval_blocks, frame_indices
 from videolstm.lstm import StackedLSTM
@@ -42,9 +43,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict | None) -> TrainConfig:
-        d = dict(d or {})
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        return cls(**known_fields(cls, d, "finetune.lstm / finetune.single_frame"))
 
 
 class FrameSource:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from videolstm.devices import pick_device
 from videolstm.errors import UserError
 from videolstm.finetune import engine
 from videolstm.finetune.data import (
@@ -139,14 +140,6 @@ def fresh_lstm(shape: tuple[int, int, int], cell: str, init: str, seed: int) -> 
         return StackedLSTM(shape[0], shape[1], shape[2], cell, init)
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("device cuda was asked for but no GPU is available; use device: auto")
-    return torch.device(name)
-
-
 def run_split(
     cfg: dict, dataset: str, split: int, index_csv: str | Path, percept_dir: str | Path,
     pretrain_dir: str | Path, log=print,
@@ -154,7 +147,7 @@ def run_split(
     """Train and evaluate every run of one dataset and split. Returns (rows, summary)."""
     ft = cfg["finetune"]
     seed = int(cfg.get("seed", 0))
-    device = _device(cfg.get("device", "auto"))
+    device = pick_device(cfg.get("device", "auto"))
     data = read_index(index_csv)
     test = split_test_videos(data, split)
     if len(test) == 0:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from videolstm.config import known_fields
 from videolstm.errors import UserError
 from videolstm.video.decode import STATUS_OK
 from videolstm.video.index import IndexConfig, build_index, read_index
@@ -44,7 +45,7 @@ class ClipsConfig:
 
     @classmethod
     def from_dict(cls, values: dict, seed: int = 0, workers: int = 1) -> ClipsConfig:
-        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        known = known_fields(cls, values, "clips", consumed=("add_labelled",))
         return cls(**{**known, "seed": values.get("seed", seed), "workers": workers})
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from videolstm.config import known_fields
 from videolstm.errors import UserError
 from videolstm.video.arrays import write_frames
 from videolstm.video.clips import Item, Items
@@ -47,7 +48,7 @@ class FlowConfig:
 
     @classmethod
     def from_dict(cls, values: dict, workers: int = 1) -> FlowConfig:
-        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        known = known_fields(cls, values, "flow", consumed=("cnn",))
         cfg = cls(**{**known, "workers": workers})
         if cfg.method != "dis":
             raise UserError(f"flow.method {cfg.method!r} is not available: opencv-python-headless "

@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from videolstm.config import known_fields
 from videolstm.errors import UserError
 from videolstm.video.arrays import write_frames
 from videolstm.video.decode import read_frames
@@ -47,7 +48,7 @@ class PatchConfig:
 
     @classmethod
     def from_dict(cls, values: dict, seed: int = 0) -> PatchConfig:
-        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        known = known_fields(cls, values, "patches", consumed=("dataset",))
         return cls(**{**known, "seed": values.get("seed", seed)})
 
 

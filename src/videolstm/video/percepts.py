@@ -27,6 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from videolstm.config import known_fields
 from videolstm.errors import UserError
 from videolstm.video.arrays import write_frames
 from videolstm.video.clips import Item, Items
@@ -53,7 +54,7 @@ class PerceptConfig:
 
     @classmethod
     def from_dict(cls, values: dict, workers: int = 1, device: str = "auto") -> PerceptConfig:
-        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        known = known_fields(cls, values, "percepts.rgb")
         cfg = cls(**{**known, "workers": workers, "device": device})
         if cfg.extractor not in EXTRACTORS:
             raise UserError(f"percepts extractor {cfg.extractor!r} unknown; choose one of "

@@ -36,6 +36,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from videolstm.config import known_fields
 from videolstm.errors import UserError
 
 WIDTH, HEIGHT, FPS = 320, 240, 25
@@ -79,7 +80,7 @@ class SynthConfig:
 
     @classmethod
     def from_dict(cls, values: dict, seed: int = 0, workers: int = 1) -> SynthConfig:
-        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        known = known_fields(cls, values, "video.<dataset>")
         return cls(**{**known, "seed": values.get("seed", seed), "workers": workers})
 
 

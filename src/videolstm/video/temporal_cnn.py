@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from videolstm.config import known_fields
+from videolstm.devices import pick_device
 from videolstm.errors import UserError
 from videolstm.video.arrays import load_frames, load_meta, write_frames
 from videolstm.video.index import read_index
@@ -56,7 +58,7 @@ class CNNConfig:
     @classmethod
     def from_dict(cls, values: dict, seed: int = 0, threads: int = 1,
                   device: str = "auto") -> CNNConfig:
-        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        known = known_fields(cls, values, "flow.cnn")
         return cls(**{**known, "seed": values.get("seed", seed), "threads": threads,
                       "device": device})
 
@@ -110,12 +112,6 @@ def make_input(flow: np.ndarray, rows: np.ndarray, bound: float, subtract_mean: 
     return torch.from_numpy(np.ascontiguousarray(x))
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
 def _video_table(flow_path: Path, index_path: Path, split: int):
     """Per video in the flow store: label and split role (matched by id through the json)."""
     meta = load_meta(flow_path)
@@ -153,7 +149,7 @@ def train(flow_path: str | Path, index_path: str | Path, kind: str, cfg: CNNConf
         raise UserError(f"no training videos in split {cfg.split} of {index_path}")
     size = flow.shape[1]
     bound = float(meta.get("bound", 20.0))
-    device = _device(cfg.device)
+    device = pick_device(cfg.device)
     model = TemporalCNN(2 * length, size, n_classes, cfg.convs, cfg.fc6, cfg.fc7,
                         cfg.dropout).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -246,7 +242,7 @@ def features(model_path: str | Path, flow_path: str | Path, out: str | Path, met
     """fc6 (after ReLU) of the temporal CNN for every frame of a flow store: float16 percepts."""
     torch.set_num_threads(max(1, threads))
     model, ckpt = load_model(model_path)
-    dev = _device(device)
+    dev = pick_device(device)
     model = model.to(dev)
     flow, offsets = load_frames(flow_path)
     flow_meta = load_meta(flow_path)

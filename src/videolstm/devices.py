@@ -1,0 +1,16 @@
+"""The one place a configured device name (`device: auto | cpu | cuda`) becomes a torch device."""
+
+from __future__ import annotations
+
+import torch
+
+from videolstm.errors import UserError
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """`auto`: the GPU when one is visible, else the CPU; `cuda` without a GPU is a clear error."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("device: cuda was requested but no CUDA GPU is visible; use device: auto or cpu")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)

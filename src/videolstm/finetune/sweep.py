@@ -156,6 +156,8 @@ def run_split(
     frame_cfg = engine.TrainConfig.from_dict(ft.get("single_frame"))
     chunk = int(ft.get("max_runs_together", 64))
     runs = plan_runs(ft, dataset)
+    ctx = SplitContext(dataset, split, data, test, seed, Path(pretrain_dir), lstm_cfg, frame_cfg,
+                       device)
     rows, probs, timings, extractors = [], {}, {}, {}
     for stream in sorted({r.stream for r in runs}):
         scfg = ft["streams"][stream]
@@ -171,10 +173,7 @@ def run_split(
         ):
             for s in range(0, len(group), chunk):
                 part = group[s:s + chunk]
-                out = _run_group(
-                    part, ft, scfg, data, percepts, source, split, test, seed, dataset,
-                    pretrain_dir, lstm_cfg, frame_cfg, device,
-                )
+                out = _run_group(part, ctx, scfg, percepts, source)
                 for run, res in zip(part, out, strict=True):
                     probs[run] = res.pop("video_probs")
                     rows.append({"run": run, **res})
@@ -191,31 +190,43 @@ def run_split(
     return df, summary
 
 
-def _run_group(
-    part, ft, scfg, data: LabelledVideos, percepts: Percepts, source, split, test, seed, dataset,
-    pretrain_dir, lstm_cfg, frame_cfg, device,
-) -> list[dict]:
-    tag = f"{dataset}"
-    sets = [
-        balanced_sample(data, split, r.size or None, r.sample, seed, tag) for r in part
-    ]
-    seeds = [_seed(seed, dataset, split, r.stream, r.init, r.size, r.sample) % 2**31
+@dataclass(frozen=True)
+class SplitContext:
+    """What every group of runs of one dataset and split shares."""
+
+    dataset: str
+    split: int
+    data: LabelledVideos
+    test: np.ndarray
+    seed: int
+    pretrain_dir: Path
+    lstm_cfg: engine.TrainConfig
+    frame_cfg: engine.TrainConfig
+    device: torch.device
+
+
+def _run_group(part: list[Run], ctx: SplitContext, scfg: dict, percepts: Percepts,
+               source: engine.FrameSource) -> list[dict]:
+    data, split, seed, device = ctx.data, ctx.split, ctx.seed, ctx.device
+    sets = [balanced_sample(data, split, r.size or None, r.sample, seed, ctx.dataset) for r in part]
+    seeds = [_seed(seed, ctx.dataset, split, r.stream, r.init, r.size, r.sample) % 2**31
              for r in part]
     n_train = [len(s) for s in sets]
     if part[0].init == SINGLE_FRAME:
         bank = engine.train_frame_group(
-            percepts, data.labels, data.n_classes, sets, seeds, frame_cfg, device, source
+            percepts, data.labels, data.n_classes, sets, seeds, ctx.frame_cfg, device, source
         )
-        res = engine.evaluate_frame_group(bank, percepts, test, data.labels, frame_cfg, source)
+        res = engine.evaluate_frame_group(bank, percepts, ctx.test, data.labels, ctx.frame_cfg,
+                                          source)
     else:
-        encoders = [
-            _encoder_for(r, scfg, percepts.dim, pretrain_dir, s, split) for r, s in zip(
-                part, seeds, strict=True)
-        ]
+        encoders = [_encoder_for(r, scfg, percepts.dim, ctx.pretrain_dir, s, split)
+                    for r, s in zip(part, seeds, strict=True)]
         bank = engine.train_lstm_group(
-            percepts, data.labels, data.n_classes, sets, encoders, seeds, lstm_cfg, device, source
+            percepts, data.labels, data.n_classes, sets, encoders, seeds, ctx.lstm_cfg, device,
+            source
         )
-        res = engine.evaluate_lstm_group(bank, percepts, test, data.labels, lstm_cfg, source)
+        res = engine.evaluate_lstm_group(bank, percepts, ctx.test, data.labels, ctx.lstm_cfg,
+                                         source)
     return [
         {"video_acc": float(res["video_acc"][i]), "clip_acc": float(res["clip_acc"][i]),
          "n_train": n_train[i], "video_probs": res["video_probs"][i]}

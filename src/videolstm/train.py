@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -237,18 +237,67 @@ def _metrics_csv(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def train(
-    cfg: dict, domain: str, run: str, out_dir: str | Path, data_root: str | Path = "results",
-    threads: int | None = None, max_steps: int | None = None,
-) -> dict[str, Any]:
-    """Train (or resume) one run; writes last.pt, final.pt, metrics.csv and summary.json."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if threads:
-        torch.set_num_threads(threads)
-    require(cfg, "pretrain", *(("mnist", "seed") if domain in ("mnist", "labreport") else ()))
+@dataclass
+class _Run:
+    """One run's pieces: what it trains, on what, and its progress (step, metric rows)."""
+
+    cfg: dict
+    domain: str
+    run: str
+    variant: str
+    tc: TrainConfig
+    mcfg: ModelConfig
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    source: Any
+    identity: dict
+    step: int = 0
+    rows: list = field(default_factory=list)
+
+    def payload(self) -> dict:
+        return {
+            "variant": self.variant, "domain": self.domain, "run": self.run,
+            "model_config": self.mcfg.to_dict(), "train_config": asdict(self.tc),
+            "data_identity": self.identity, "state_dict": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(), "step": self.step,
+            "rng": {"source": self.source.state_dict(), "torch": torch.get_rng_state()},
+            "metrics": self.rows, "config_name": self.cfg.get("config_name"),
+            "data_source": self.cfg.get("data_source"),
+        }
+
+    def resume(self, last: Path, main: bool) -> None:
+        """Continue from `last` when it is a partial run of this very run (issue 13); otherwise
+        keep it as last.stale.pt and start afresh, saying why."""
+        state = ckpt_io.load(last)
+        problems = ckpt_io.resume_mismatches(state, self.variant, self.mcfg.to_dict(),
+                                             resumable_settings(self.tc), self.identity, self.tc.steps)
+        name = f"{self.domain}/{self.run}"
+        if problems:
+            if main:
+                stale = last.with_name("last.stale.pt")
+                last.replace(stale)
+                print(f"not resuming {name} from {last}: {'; '.join(problems)}. Starting afresh; "
+                      f"the old checkpoint is kept as {stale}", file=sys.stderr)
+            return
+        self.model.load_state_dict(state["state_dict"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.step, self.rows = state["step"], state["metrics"]
+        self.source.load_state_dict(state["rng"]["source"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if main:
+            print(f"resuming {name} from {last} at step {self.step}", file=sys.stderr)
+
+    def summary(self) -> dict:
+        valid = [r for r in self.rows if r["split"] == "valid"][-1]
+        return {"variant": self.variant, "domain": self.domain, "run": self.run, "steps": self.step,
+                "valid": {k: v for k, v in valid.items() if k not in ("step", "split")},
+                "model_config": self.mcfg.to_dict(), "train_config": asdict(self.tc),
+                "config_name": self.cfg.get("config_name"), "data_source": self.cfg.get("data_source")}
+
+
+def _build(cfg: dict, domain: str, run: str, data_root, ctx, device: torch.device) -> _Run:
+    """The run's settings, data stream (this rank's shard), model and optimiser."""
     variant, tc, settings = resolve_run(cfg["pretrain"], domain, run)
-    ctx, device = distributed.setup(pick_device(cfg.get("device", "auto")))
     torch.manual_seed(tc.seed)
     source = make_source(domain, cfg, settings, tc, data_root)
     source.set_shard(*ctx.shard(tc.batch_size))  # this rank's slice of the global batch
@@ -259,96 +308,86 @@ def train(
                  "conv_kernel": conv.get("kernel", 5), "conv_patch": conv.get("patch", 4)}
     mcfg = model_config_for(variant, tc, settings, source.input_dim, extra)
     model = build_model(variant, mcfg).to(device)
-    opt = make_optimizer(model, tc)
-    forward = distributed.training_losses(model, ctx, device)  # DDP-wrapped when distributed
-    step, rows = 0, []
-    last = out_dir / "last.pt"
-    identity = source.identity()
-    if last.exists():  # resume only the same run; anything else starts afresh (issue 13)
-        state = ckpt_io.load(last)
-        problems = ckpt_io.resume_mismatches(state, variant, mcfg.to_dict(), resumable_settings(tc),
-                                             identity, tc.steps)
-        if problems:
-            if ctx.main:
-                stale = last.with_name("last.stale.pt")
-                last.replace(stale)
-                print(f"not resuming {domain}/{run} from {last}: {'; '.join(problems)}. Starting "
-                      f"afresh; the old checkpoint is kept as {stale}", file=sys.stderr)
-        else:
-            model.load_state_dict(state["state_dict"])
-            opt.load_state_dict(state["optimizer"])
-            step, rows = state["step"], state["metrics"]
-            source.load_state_dict(state["rng"]["source"])
-            torch.set_rng_state(state["rng"]["torch"])
-            if ctx.main:
-                print(f"resuming {domain}/{run} from {last} at step {step}", file=sys.stderr)
+    return _Run(cfg, domain, run, variant, tc, mcfg, model, make_optimizer(model, tc), source,
+                source.identity())
 
-    def payload() -> dict:
-        return {
-            "variant": variant, "domain": domain, "run": run, "model_config": mcfg.to_dict(),
-            "train_config": asdict(tc), "data_identity": identity,
-            "state_dict": model.state_dict(), "optimizer": opt.state_dict(),
-            "step": step, "rng": {"source": source.state_dict(), "torch": torch.get_rng_state()},
-            "metrics": rows, "config_name": cfg.get("config_name"), "data_source": cfg.get("data_source"),
-        }
 
+def train(
+    cfg: dict, domain: str, run: str, out_dir: str | Path, data_root: str | Path = "results",
+    threads: int | None = None, max_steps: int | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) one run; writes last.pt, final.pt, metrics.csv and summary.json."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if threads:
+        torch.set_num_threads(threads)
+    require(cfg, "pretrain", *(("mnist", "seed") if domain in ("mnist", "labreport") else ()))
+    ctx, device = distributed.setup(pick_device(cfg.get("device", "auto")))
+    r = _build(cfg, domain, run, data_root, ctx, device)
+    tc, last = r.tc, out_dir / "last.pt"
+    if last.exists():
+        r.resume(last, ctx.main)
+    seen, elapsed = _loop(r, ctx, device, last, max_steps)
+    try:
+        if not ctx.main:  # rank 0 writes every output
+            return {"step": r.step, "rank": ctx.rank}
+        atomic_write_text(out_dir / "metrics.csv", _metrics_csv(r.rows))
+        if r.step < tc.steps:  # stopped early on purpose (max_steps): no final outputs
+            return {"step": r.step}
+        summary = r.summary()
+        atomic_write_json(out_dir / "summary.json", summary)
+        ckpt_io.save(out_dir / "final.pt", r.payload())  # last: its presence means complete
+        print(f"{domain}/{run}: {r.step} steps, {seen / max(elapsed, 1e-9):.1f} sequences/s on "
+              f"{ctx.world} x {device}", file=sys.stderr)
+        return summary
+    finally:
+        distributed.teardown(ctx)
+
+
+def _loop(r: _Run, ctx, device: torch.device, last: Path, max_steps: int | None) -> tuple[int, float]:
+    """Train from r.step to the end (or max_steps): log, evaluate and checkpoint on schedule."""
+    tc = r.tc
+    forward = distributed.training_losses(r.model, ctx, device)  # DDP-wrapped when distributed
     use_amp = amp_enabled(tc, device)
     end = tc.steps if max_steps is None else min(tc.steps, max_steps)
-    bar = tqdm(total=tc.steps, initial=step, desc=f"{domain}/{run}", file=sys.stderr,
+    bar = tqdm(total=tc.steps, initial=r.step, desc=f"{r.domain}/{r.run}", file=sys.stderr,
                mininterval=2.0, dynamic_ncols=True, disable=not ctx.main)
     t0, seen = time.perf_counter(), 0
-    model.train()
-    while step < end:
-        x_in, x_future = source.next_batch()
+    r.model.train()
+    while r.step < end:
+        x_in, x_future = r.source.next_batch()
         x_in, x_future = x_in.to(device, non_blocking=True), x_future.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             losses = forward(x_in, x_future)
         # losses of the global batch (all ranks agree) and this rank's share to backpropagate
         losses, local_loss = distributed.global_losses(
             losses, x_in.shape[1], tc.batch_size, ctx,
-            objective(losses, mcfg, tc.loss_reduction, tc.batch_size))  # the global batch
+            objective(losses, r.mcfg, tc.loss_reduction, tc.batch_size))  # the global batch
         loss = losses["total"]
         if not torch.isfinite(loss):
             raise UserError(
-                f"{domain}/{run}: the training loss became {float(loss.detach())} at step {step + 1}; "
-                f"stopped. The last good checkpoint is {last if last.exists() else '(none yet)'}. "
-                "Lower pretrain lr or set clip, then rerun (it resumes from last.pt)"
+                f"{r.domain}/{r.run}: the training loss became {float(loss.detach())} at step "
+                f"{r.step + 1}; stopped. The last good checkpoint is "
+                f"{last if last.exists() else '(none yet)'}. Lower pretrain lr or set clip, then "
+                "rerun (it resumes from last.pt)"
             )
-        opt.zero_grad(set_to_none=True)
+        r.opt.zero_grad(set_to_none=True)
         local_loss.backward()
         if tc.clip is not None and tc.optimizer != "sgd":
-            torch.nn.utils.clip_grad_value_(model.parameters(), tc.clip)
-        opt.step()
-        step += 1
+            torch.nn.utils.clip_grad_value_(r.model.parameters(), tc.clip)
+        r.opt.step()
+        r.step += 1
         seen += tc.batch_size  # the global batch
-        if step % tc.log_every == 0 or step == tc.steps:
-            rows.append({"step": step, "split": "train", **{k: float(v.detach()) for k, v in losses.items()}})
+        if r.step % tc.log_every == 0 or r.step == tc.steps:
+            r.rows.append({"step": r.step, "split": "train",
+                           **{k: float(v.detach()) for k, v in losses.items()}})
             rate = seen / max(time.perf_counter() - t0, 1e-9)
             bar.set_postfix(loss=f"{float(loss.detach()):.2f}", seq_s=f"{rate:.0f}")
-        if ctx.main and (step % tc.eval_every == 0 or step == tc.steps):
-            rows.append({"step": step, "split": "valid", **evaluate(model, source.valid_batches(), device)})
+        if ctx.main and (r.step % tc.eval_every == 0 or r.step == tc.steps):
+            r.rows.append({"step": r.step, "split": "valid",
+                           **evaluate(r.model, r.source.valid_batches(), device)})
         bar.update(1)
-        if ctx.main and (step % tc.checkpoint_every == 0 or step == tc.steps):
-            ckpt_io.save(last, payload())
+        if ctx.main and (r.step % tc.checkpoint_every == 0 or r.step == tc.steps):
+            ckpt_io.save(last, r.payload())
     bar.close()
-    elapsed = time.perf_counter() - t0
-    if not ctx.main:  # rank 0 writes every output
-        distributed.teardown(ctx)
-        return {"step": step, "rank": ctx.rank}
-    atomic_write_text(out_dir / "metrics.csv", _metrics_csv(rows))
-    if step < tc.steps:  # stopped early on purpose (max_steps): no final outputs
-        distributed.teardown(ctx)
-        return {"step": step}
-    valid = [r for r in rows if r["split"] == "valid"][-1]
-    summary = {"variant": variant, "domain": domain, "run": run, "steps": step,
-               "valid": {k: v for k, v in valid.items() if k not in ("step", "split")},
-               "model_config": mcfg.to_dict(), "train_config": asdict(tc),
-               "config_name": cfg.get("config_name"), "data_source": cfg.get("data_source")}
-    atomic_write_json(out_dir / "summary.json", summary)
-    # final.pt last: its presence means the run is complete
-    ckpt_io.save(out_dir / "final.pt", payload())
-    print(f"{domain}/{run}: {step} steps, {seen / max(elapsed, 1e-9):.1f} sequences/s on "
-          f"{ctx.world} x {device}", file=sys.stderr)
-    distributed.teardown(ctx)
-    return summary
-
+    return seen, time.perf_counter() - t0

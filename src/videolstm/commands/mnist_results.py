@@ -367,7 +367,9 @@ def run_table2(args: argparse.Namespace) -> int:
                 "float frames without a data range to scikit-image <= 0.19.3, which then takes "
                 "2); PSNR per frame = 10 log10(1 / mean squared error "
                 "over the frame's pixels), prediction clipped to [0, 1], averaged over frames and "
-                "sequences (OpenSTL's PSNR). No published FC-LSTM MAE or PSNR is vendored here: "
+                "sequences (OpenSTL's PSNR; one frame reproduced exactly, as the copied last "
+                "frame can be, makes it inf, as there). No published FC-LSTM MAE or PSNR is "
+                "vendored here: "
                 f"those paper cells are empty. Row '{LATER_FC}' holds our run '{fc_run}'"
                 + (" (the lowest test MSE of our runs)" if args.fc_lstm_run == "best" else "")
                 + " beside "

@@ -150,9 +150,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run_eval(args: argparse.Namespace) -> int:
     import torch
 
+    from videolstm.devices import pick_device
     from videolstm.evaluate import evaluate_checkpoint
     from videolstm.io import atomic_write_json
-    from videolstm.train import pick_device
 
     cfg = parse_cfg(args.cfg)
     if args.threads:

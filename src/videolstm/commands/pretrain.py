@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--arrays", required=True, help="stem: STEM.npy (frames, D) + STEM.offsets.npy")
     p.add_argument("--out", required=True, help="JSON file to write")
-    p.add_argument("--cfg", default=None, help="JSON: config_name, data_source")
+    p.add_argument("--cfg", default=None, help="JSON: config_name, data_source, device")
     p.add_argument("--threads", type=int, default=None)
     p.set_defaults(func=run_eval)
 
@@ -44,8 +44,11 @@ def run_eval(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    from videolstm.devices import pick_device
+
     cfg = parse_cfg(args.cfg)
-    result = evaluate_arrays(args.checkpoint, args.arrays)
+    device = pick_device(cfg.get("device", "auto"))  # the configured device, as every step
+    result = evaluate_arrays(args.checkpoint, args.arrays, device=str(device))
     result.update(config_name=cfg.get("config_name"), data_source=cfg.get("data_source"))
     atomic_write_json(args.out, result)
     return 0

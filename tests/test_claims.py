@@ -227,3 +227,35 @@ def test_readme_block_matches_the_committed_summaries():
     summaries = [(ROOT / s).read_text(encoding="utf-8") for s in README_SUMMARIES]
     assert cl.current_readme_block(readme) == cl.readme_block(summaries), (
         "README's claims block is out of date: run `videolstm claims-readme`")
+
+
+def _lab(root, fc_small, fc_big, conv, mean_frame_mse=0.036 * 4096):
+    rows = [{"row": f"FC-LSTM autoencoder {h} units (scaled down, no paper value)",
+             "column": "Moving MNIST MSE", "value": float(np.mean(v)), "n": len(v)}
+            for h, v in ((32, fc_small), (128, fc_big))]
+    rows.append({"row": "ConvLSTM autoencoder (no paper value)", "column": "Moving MNIST MSE",
+                 "value": float(np.mean(conv)), "n": len(conv)})
+    write_table("labreport", pd.DataFrame(rows), root / "tables", PROV)
+    for name, hidden, variant, v in (("fc32", 32, "autoencoder", fc_small),
+                                     ("fc128", 128, "autoencoder", fc_big),
+                                     ("convlstm", 0, "convlstm", conv)):
+        path = root / "eval" / "labreport" / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"variant": variant, "step": 150, "model_config": {
+            "hidden": hidden, "input_dim": 4096}, "per_sequence": {
+            "recon_mse_per_frame": [x * 4096 for x in v]}}))
+    base = root / "eval" / "baselines" / "mnist.json"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    base.write_text(json.dumps({"baselines": {"mean_frame": {
+        "future_mse_per_frame": mean_frame_mse}}}))
+
+
+def test_lab_report_models_no_better_than_the_mean_frame_test_nothing(tmp_path):
+    small, big = [0.020, 0.021, 0.022, 0.023], [0.010, 0.011, 0.012, 0.013]
+    _lab(tmp_path, small, big, conv=[0.005, 0.006, 0.005, 0.006])
+    rows = cl.evaluate(tmp_path, "unit", "embedded", parts=["labreport"])
+    assert _row(rows, "LR-1")["verdict"] == cl.REPRODUCED
+    assert _row(rows, "LR-2")["verdict"] == cl.REPRODUCED
+    _lab(tmp_path, small, big, conv=[0.040, 0.041, 0.040, 0.041])  # worse than the mean frame
+    lr2 = _row(cl.evaluate(tmp_path, "unit", "embedded", parts=["labreport"]), "LR-2")
+    assert lr2["verdict"] == cl.INCONCLUSIVE and "did not learn" in lr2["notes"]

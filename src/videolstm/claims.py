@@ -277,6 +277,17 @@ def _lab_per_seq(root: Path, want: str | int) -> tuple[list[float] | None, float
     return None, None, None
 
 
+def _mean_frame_mse_per_pixel(root: Path) -> float | None:
+    """What predicting the mean training frame scores per pixel on the Moving MNIST test set
+    (its future frames; the process is stationary, so input frames are alike): the lab report's
+    no-learning reference."""
+    base = (read_json(root / "eval" / "baselines" / "mnist.json") or {}).get("baselines", {})
+    mse = (base.get("mean_frame") or {}).get("future_mse_per_frame")
+    sets = read_json(root / "data" / "moving_mnist" / "sets.json") or {}
+    size = int((sets.get("generator") or {}).get("image_size", 64))
+    return None if mse is None else float(mse) / (size * size)
+
+
 def _measure_lab(root: Path, conv: bool) -> Finding:
     table = read_table(root / "tables" / "labreport.csv")
     if table is None:
@@ -289,6 +300,15 @@ def _measure_lab(root: Path, conv: bool) -> Finding:
     va, vb = (conv_value, fc[big]) if conv else (fc[big], fc[small])
     found = Finding(effect=va - vb, notes=[f"FC sizes: {big} vs {small} units" if not conv
                                            else f"FC-LSTM of {big} units (the largest)"])
+    reference = _mean_frame_mse_per_pixel(root)
+    if reference is not None:  # an autoencoder no better than the mean frame tests nothing
+        for name, value in ((a, va), (b, vb)):
+            if value >= LEARNED_MARGIN * reference:
+                found.learned = False
+                found.notes.append(
+                    f"{'ConvLSTM' if name == 'convlstm' else f'FC {name} units'} ({value:.5f}) is "
+                    f"not below {LEARNED_MARGIN} x the mean training frame's MSE per pixel "
+                    f"({reference:.5f}, eval/baselines/mnist.json): it did not learn")
     (sa, ma, na), (sb, mb, nb) = _lab_per_seq(root, a), _lab_per_seq(root, b)
     if sa is None or sb is None:
         found.notes.append("no SE: no per-sequence losses in eval/labreport/; rerun the "

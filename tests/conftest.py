@@ -14,8 +14,14 @@ torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
-def base_config() -> dict:
+def _loaded_config() -> dict:
     return load_config(ROOT / "config" / "config.yaml")
+
+
+@pytest.fixture
+def base_config(_loaded_config) -> dict:
+    """config/config.yaml, a fresh copy per test (a test may change it freely)."""
+    return copy.deepcopy(_loaded_config)
 
 
 @pytest.fixture

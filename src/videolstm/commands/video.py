@@ -195,7 +195,8 @@ def run_percepts(args: argparse.Namespace) -> int:
     cfg = parse_cfg(args.cfg)
     section = _section(cfg, "percepts")
     pcfg = percepts.PerceptConfig.from_dict(
-        {**{k: v for k, v in section.items() if k != "rgb"}, **_section(section, "rgb")},
+        {**{k: v for k, v in section.items() if k not in ("rgb", "kinds")},
+         **_section(section, "rgb")},
         workers=args.threads, device=cfg.get("device", "auto"))
     extractor = percepts.make_extractor(pcfg)
     percepts.extract(_items(args), extractor, args.out, _meta(cfg, args.dataset, "rgb"),

@@ -25,6 +25,7 @@ venv: $(STAMP)
 
 reproduce: $(STAMP)
 	@$(BIN)/videolstm check --configfile $(CONFIG) > /dev/null  # YAML errors with file and line
+	@$(BIN)/videolstm unlock-stale
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete --printshellcmds
 	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) --report results/report.html
 	@echo ">> done: tables in results/tables/, figures in results/figures/, report results/report.html"
@@ -32,6 +33,7 @@ reproduce: $(STAMP)
 # CPU scale (config/cpu.yaml): Moving MNIST trained for about 80 min on 2 cores, into results-cpu/
 reproduce-cpu: $(STAMP)
 	@$(BIN)/videolstm check --configfile config/cpu.yaml > /dev/null
+	@$(BIN)/videolstm unlock-stale
 	@date +%s > .cpu-run-start
 	$(BIN)/snakemake --cores $(CORES) --configfile config/cpu.yaml --rerun-incomplete --printshellcmds
 	$(BIN)/videolstm run-record --results results-cpu --config config/cpu.yaml --start $$(cat .cpu-run-start)

@@ -101,3 +101,24 @@ def test_snakemake_of_the_venv_runs_jobs_without_activating_it(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert out.is_file()
+
+
+def test_a_lock_left_by_a_killed_run_is_removed_but_a_live_runs_is_kept(tmp_path):
+    """After `kill -9`, `make reproduce` removes Snakemake's stale lock itself; while a Snakemake
+    process runs in the folder, the lock stays."""
+    import time
+
+    from videolstm.environment import remove_stale_lock
+
+    locks = tmp_path / ".snakemake" / "locks"
+    locks.mkdir(parents=True)
+    (locks / "0.input.lock").write_text("x")
+    live = subprocess.Popen(["bash", "-c", "exec -a snakemake sleep 30"], cwd=tmp_path)
+    try:
+        time.sleep(0.3)
+        assert not remove_stale_lock(tmp_path) and (locks / "0.input.lock").exists()
+    finally:
+        live.kill()
+        live.wait()
+    assert remove_stale_lock(tmp_path) and not list(locks.iterdir())
+    assert not remove_stale_lock(tmp_path)  # nothing left to remove

@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "videolstm.commands.video",
     "videolstm.commands.record",
     "videolstm.commands.plan",
+    "videolstm.commands.workspace",
     "videolstm.commands.claims",
 ]
 

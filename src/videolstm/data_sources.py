@@ -213,15 +213,13 @@ def make_source(domain: str, cfg: dict, settings: dict, tc, data_root: str | Pat
 def training_videos(stem: Path, data_root: Path, split: int | None, domain: str) -> np.ndarray:
     """Positions, in a labelled dataset's percept array, of the videos `split` trains on: a model
     pretrained on them never saw that split's test (or unused) videos, even without labels."""
-    import json
-
     from videolstm.finetune.data import read_index
+    from videolstm.video.arrays import json_path, load_meta
 
     if split is None:
         raise UserError(f"pretrain.{domain}.data.videos is 'train' but the arrays do not name "
                         "{split}: say which split's training videos to keep")
-    meta_path = stem.with_name(stem.name + ".json")
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    meta_path, meta = json_path(stem), load_meta(stem)
     dataset, videos = meta.get("dataset"), meta.get("videos")
     if not dataset or videos is None:
         raise UserError(f"{meta_path} does not name its dataset and videos; cannot keep only the "

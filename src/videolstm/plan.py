@@ -176,7 +176,8 @@ def make_plan(cfg: dict, results: str | Path | None = None) -> Plan:
     from videolstm.finetune.sweep import plan_runs, stream_domain
     from videolstm.models import ModelConfig
     from videolstm.train import labreport_domain, model_config_for, resolve_run
-    from videolstm.video.scope import is_split_scoped
+    from videolstm.video.scope import is_split_scoped, percept_kind
+    from videolstm.video.temporal_cnn import KINDS as STACK  # flow fields per CNN input
     from videolstm.video.workflow import LABELLED, consumed_percepts, flow_consumers
 
     results = Path(results if results is not None else cfg.get("results_dir") or "results")
@@ -201,8 +202,7 @@ def make_plan(cfg: dict, results: str | Path | None = None) -> Plan:
         cnn = cfg["flow"]["cnn"]
         classes = dataset_classes(cfg, results, cnn.get("dataset", "ucf101"))
         for name in cnns:  # one temporal CNN per kind and split
-            length = 10 if name.startswith("flowstack") else 1
-            step = temporal_cnn_flops(cnn, size, length, classes, train=True)
+            step = temporal_cnn_flops(cnn, size, STACK[percept_kind(name)], classes, train=True)
             plan.items.append(Item("data", f"temporal CNN training ({name})", 0.0,
                                    step * cnn["batch_size"] * cnn["steps"],
                                    f"{cnn['steps']} steps x batch {cnn['batch_size']}"))
@@ -213,13 +213,12 @@ def make_plan(cfg: dict, results: str | Path | None = None) -> Plan:
         vgg = vgg16_fc6_flops() if cfg["percepts"]["rgb"].get("extractor") == "vgg16_fc6" else 0.0
         for stem in consumed_percepts(cfg):  # only what a classifier or a pretraining run reads
             _, d, name = stem.split("/")
-            k = name.split("_split")[0]
+            k = percept_kind(name)
             dim = percept_dim(cfg, k)
             if k == "rgb":
                 fpf = vgg
             else:
-                fpf = temporal_cnn_flops(cfg["flow"]["cnn"], size, 10 if k == "flowstack" else 1,
-                                         2, train=False)
+                fpf = temporal_cnn_flops(cfg["flow"]["cnn"], size, STACK[k], 2, train=False)
             disk, flops = per_frame(frames[d], 2 * dim, fpf)
             plan.items.append(Item("percepts", f"{name} percepts: {d}", disk, flops,
                                    f"{dim}-d float16; {source[d]}"))

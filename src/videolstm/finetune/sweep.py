@@ -35,7 +35,7 @@ from videolstm.finetune.data import (
     split_test_videos,
 )
 from videolstm.lstm import StackedLSTM
-from videolstm.video.scope import SPLIT_SCOPED_KINDS, percept_name
+from videolstm.video.scope import SPLIT_SCOPED_KINDS, percept_kind, percept_name
 
 BASELINE = "baseline"
 SINGLE_FRAME = "single_frame"
@@ -111,7 +111,7 @@ def needed_checkpoints(cfg: dict, dataset: str, pretrain_dir: str | Path, split:
 
 def check_held_out(percepts: Percepts, data: LabelledVideos, split: int, test: np.ndarray) -> None:
     """Refuse percepts made by a network that saw (with labels) a test video of this split."""
-    if percepts.kind.split("_split")[0] not in SPLIT_SCOPED_KINDS:
+    if percept_kind(percepts.kind) not in SPLIT_SCOPED_KINDS:
         return
     trained = percepts.meta.get("cnn_trained_on") or {}
     seen = set(trained.get("videos") or [])

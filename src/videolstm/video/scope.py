@@ -23,6 +23,11 @@ def percept_name(kind: str, split: int) -> str:
     return f"{kind}_split{split}" if kind in SPLIT_SCOPED_KINDS else kind
 
 
+def percept_kind(name: str) -> str:
+    """The kind of a percept file stem: `flow_split2` -> `flow`, `rgb` -> `rgb`."""
+    return name.split("_split")[0]
+
+
 def scoped_domain(domain: str, split: int, settings: dict) -> str:
     """The pretraining domain a split uses: `<domain>_split<N>` when its arrays are per split."""
     return f"{domain}_split{split}" if is_split_scoped(settings) else domain

@@ -112,12 +112,12 @@ def used_percept_domains(config: dict) -> list[str]:
 
 def flow_consumers(config: dict) -> tuple[list[str], list[str]]:
     """(datasets whose flow fields are needed, temporal CNNs `<kind>_split<N>` needed)."""
-    from videolstm.video.scope import SPLIT_SCOPED_KINDS
+    from videolstm.video.scope import SPLIT_SCOPED_KINDS, percept_kind
 
     datasets, cnns = set(), set()
     for stem in consumed_percepts(config):
         _, dataset, name = stem.split("/")
-        if name.split("_split")[0] in SPLIT_SCOPED_KINDS:
+        if percept_kind(name) in SPLIT_SCOPED_KINDS:
             datasets |= {dataset, cnn_dataset(config)}
             cnns.add(name)
     return sorted(datasets), sorted(cnns)

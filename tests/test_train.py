@@ -45,6 +45,19 @@ def test_resume_equals_uninterrupted_run(tiny_config, tmp_path):
     assert summary["steps"] == 6 and set(summary["valid"]) == {"recon", "future", "total"}
 
 
+def test_teacher_forcing_setting_reaches_the_training_loop(tiny_config, tmp_path):
+    """teacher_forcing false trains a conditional decoder on its own outputs: other weights than
+    with the ground truth fed; an unconditioned model is not affected at all."""
+    for variant in ("cond_future", "future"):
+        for flag in (True, False):
+            cfg = json.loads(json.dumps(tiny_config))
+            cfg["pretrain"]["defaults"]["teacher_forcing"] = flag
+            train(cfg, "mnist", variant, tmp_path / f"{variant}_{flag}")
+        same = same_weights(tmp_path / f"{variant}_True" / "final.pt",
+                            tmp_path / f"{variant}_False" / "final.pt")
+        assert same == (variant == "future"), variant
+
+
 def test_resume_after_a_real_kill(tiny_config, tmp_path):
     cfg = json.loads(json.dumps(tiny_config))
     cfg["pretrain"]["defaults"].update(steps=300, checkpoint_every=10, eval_every=300, log_every=10)

@@ -69,18 +69,19 @@ def setup(device: torch.device) -> tuple[DistContext, torch.device]:
 class _Losses(torch.nn.Module):
     """The training forward pass as a module, so DDP sees (and synchronises) it."""
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: torch.nn.Module, teacher_forcing: bool) -> None:
         super().__init__()
-        self.model = model
+        self.model, self.teacher_forcing = model, teacher_forcing
 
     def forward(self, x_in: torch.Tensor, x_future: torch.Tensor) -> Losses:
-        return self.model.losses(x_in, x_future, teacher_forcing=True)
+        return self.model.losses(x_in, x_future, teacher_forcing=self.teacher_forcing)
 
 
-def training_losses(model: torch.nn.Module, ctx: DistContext,
-                    device: torch.device) -> torch.nn.Module:
-    """Callable (x_in, x_future) -> losses with teacher forcing; DDP-wrapped when distributed."""
-    step = _Losses(model)
+def training_losses(model: torch.nn.Module, ctx: DistContext, device: torch.device,
+                    teacher_forcing: bool = True) -> torch.nn.Module:
+    """Callable (x_in, x_future) -> training losses (conditional decoders fed the ground truth
+    when teacher_forcing, else their own outputs); DDP-wrapped when distributed."""
+    step = _Losses(model, teacher_forcing)
     if not ctx.enabled:
         return step
     ids = [device.index] if device.type == "cuda" else None

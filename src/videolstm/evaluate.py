@@ -302,6 +302,7 @@ def evaluate_checkpoint(checkpoint: str | Path, test_set: str | Path, batch_size
         "checkpoint": str(checkpoint), "test_set": str(test_set), "variant": ckpt["variant"],
         "domain": ckpt.get("domain"), "run": ckpt.get("run"), "step": ckpt.get("step"),
         "model_config": ckpt["model_config"],
+        "teacher_forcing": (ckpt.get("train_config") or {}).get("teacher_forcing", True),
     })
     return result
 
@@ -338,6 +339,7 @@ def evaluate_arrays(checkpoint: str | Path, stem: str | Path, batch_size: int = 
         "n_sequences": len(starts), "test_set": str(stem),
         "checkpoint": str(checkpoint), "variant": ckpt["variant"], "run": ckpt.get("run"),
         "model_config": ckpt["model_config"],
+        "teacher_forcing": (ckpt.get("train_config") or {}).get("teacher_forcing", True),
         "loss": "squared_error" if cfg.output == "linear" else "bernoulli_cross_entropy",
         "loss_normalisation": f"per frame: summed over the {cfg.input_dim} values of a frame, "
                               "averaged over frames and sequences",

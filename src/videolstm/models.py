@@ -124,13 +124,23 @@ class Decoder(nn.Module):
             empty = h0.new_zeros(n_steps, batch, 0)
             hidden, _ = self.lstm(empty, states)
             return self.readout(hidden), hidden
-        if targets is not None:  # teacher forcing: previous ground-truth frame, zeros first
+        if targets is None and torch.is_grad_enabled():
+            # own outputs fed back, in training: the fed outputs are detached, so a gradient-free
+            # rollout finds them and one batched pass over them gives the same values and
+            # gradients as feeding them step by step, at the cost of teacher forcing
+            with torch.no_grad():
+                targets = self.emit(self._rollout(states, n_steps)[0])
+        if targets is not None:  # previous frame (ground truth or own output), zeros first
             prev = torch.cat([torch.zeros_like(targets[:1]), targets[:-1]], dim=0)
             hidden, _ = self.lstm(prev, states)
             return self.readout(hidden), hidden
-        x = h0.new_zeros(batch, self.readout.out_features)
+        return self._rollout(states, n_steps)
+
+    def _rollout(self, states: list[State], n_steps: int) -> tuple[Tensor, Tensor]:
+        """Step by step, each step fed the previous step's (detached) output, zeros first."""
+        x = states[0][0].new_zeros(states[0][0].shape[0], self.readout.out_features)
         logits, hiddens = [], []
-        for _ in range(n_steps):  # own output fed back at test time
+        for _ in range(n_steps):
             h, states = self.lstm.step(x, states)
             out = self.readout(h)
             logits.append(out)

@@ -44,6 +44,10 @@ class TrainConfig:
     # mean: loss per frame (averaged over frames and sequences); sum: summed over the batch and
     # frames, as the authors' code (output derivative pred - target per element, no division)
     loss_reduction: str = "mean"
+    # conditional decoders in training: fed the previous ground-truth frame (true; the authors'
+    # code) or their own previous output, as they are at test time (false; the paper's text
+    # "conditioned on the last generated frame"). Unconditioned decoders are unaffected.
+    teacher_forcing: bool = True
     lr: float = 1e-3
     momentum: float = 0.9
     weight_decay: float = 0.0
@@ -347,7 +351,7 @@ def train(
 def _loop(r: _Run, ctx, device: torch.device, last: Path, max_steps: int | None) -> tuple[int, float]:
     """Train from r.step to the end (or max_steps): log, evaluate and checkpoint on schedule."""
     tc = r.tc
-    forward = distributed.training_losses(r.model, ctx, device)  # DDP-wrapped when distributed
+    forward = distributed.training_losses(r.model, ctx, device, tc.teacher_forcing)  # DDP when distributed
     use_amp = amp_enabled(tc, device)
     end = tc.steps if max_steps is None else min(tc.steps, max_steps)
     bar = tqdm(total=tc.steps, initial=r.step, desc=f"{r.domain}/{r.run}", file=sys.stderr,

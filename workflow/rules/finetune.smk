@@ -37,6 +37,62 @@ rule finetune:
         " --pretrain {params.pretrain} --out {output.runs} --threads {threads} > {log} 2>&1"
 
 
+rule finetune_controls:
+    input:
+        unpack(partial(ft_workflow.inputs, config, RESULTS, controls_runs=True)),
+        cfg=cfg_file("finetune"),
+    output:
+        runs=f"{RESULTS}/finetune/controls/{{dataset}}/split{{split}}.csv",
+        summary=f"{RESULTS}/finetune/controls/{{dataset}}/split{{split}}.json",
+    params:
+        percepts=f"{RESULTS}/percepts/{{dataset}}",
+        pretrain=f"{RESULTS}/pretrain",
+    wildcard_constraints:
+        split=r"[123]",
+    log:
+        f"{LOGS}/finetune/controls/{{dataset}}/split{{split}}.log",
+    benchmark:
+        f"{BENCH}/finetune/controls/{{dataset}}/split{{split}}.tsv"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=600,
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm finetune --controls --cfg {input.cfg} --dataset {wildcards.dataset}"
+        " --split {wildcards.split} --index {input.index} --percepts {params.percepts}"
+        " --pretrain {params.pretrain} --out {output.runs} --threads {threads} > {log} 2>&1"
+
+
+rule table_controls:
+    input:
+        runs=ft_workflow.control_csvs(config, RESULTS),
+        cfg=cfg_file("finetune"),
+    output:
+        report(
+            multiext(f"{RESULTS}/tables/controls", ".csv", ".md"),
+            caption="../report/controls.rst",
+            category="Action recognition",
+        ),
+    params:
+        out_dir=ft_workflow.out_dir,
+    log:
+        f"{LOGS}/finetune/table_controls.log",
+    benchmark:
+        f"{BENCH}/finetune/table_controls.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm table-controls --cfg {input.cfg} --runs {input.runs}"
+        " --out-dir {params.out_dir} > {log} 2>&1"
+
+
 rule tables_actions:
     input:
         runs=ft_workflow.split_csvs(config, RESULTS),

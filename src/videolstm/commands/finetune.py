@@ -26,7 +26,15 @@ def add_parser(sub) -> None:
     p.add_argument("--pretrain", required=True, help="folder with {domain}/{variant}/final.pt")
     p.add_argument("--out", required=True, help="CSV of runs; a .json summary is written beside")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--controls", action="store_true",
+                   help="train the runs of the controls table instead (finetune.controls)")
     p.set_defaults(func=cmd_finetune)
+
+    c = sub.add_parser("table-controls", help="the controls table from the controls' runs")
+    c.add_argument("--cfg", required=True)
+    c.add_argument("--runs", nargs="+", required=True, help="per-split CSVs of `finetune --controls`")
+    c.add_argument("--out-dir", required=True)
+    c.set_defaults(func=cmd_table_controls)
 
     t = sub.add_parser("tables-actions", help="Tables 1, 3 and 4 from fine-tuning results")
     t.add_argument("--cfg", required=True)
@@ -54,6 +62,7 @@ def _cfg(text: str) -> dict:
 def cmd_finetune(args) -> int:
     import torch
 
+    from videolstm.finetune.controls import control_runs
     from videolstm.finetune.sweep import run_split
     from videolstm.io import atomic_write_json, atomic_write_text
 
@@ -63,9 +72,12 @@ def cmd_finetune(args) -> int:
     df, summary = run_split(
         cfg, args.dataset, args.split, args.index, args.percepts, args.pretrain,
         log=lambda m: print(m, flush=True),
+        runs=control_runs(cfg["finetune"]) if args.controls else None,
     )
     df["config"] = cfg.get("config_name", "unknown")
     df["data_source"] = cfg.get("data_source", "unknown")
+    if args.controls:  # the accuracy step of one test video (controls.table)
+        df["n_test"] = summary["test_videos"]
     out = Path(args.out)
     atomic_write_text(out, df.to_csv(index=False, float_format="%.6g"))
     # wall-clock times go to the log, not into the (DVC-tracked, byte-deterministic) outputs
@@ -103,6 +115,15 @@ def cmd_tables(args) -> int:
     for fn in (report.table3, report.table4):
         for path in fn(runs, cfg, args.out_dir, skipped):
             print(f"wrote {path}")
+    return 0
+
+
+def cmd_table_controls(args) -> int:
+    from videolstm.finetune import controls, report
+
+    cfg = _cfg(args.cfg)
+    for path in controls.write(report.read_runs(args.runs), cfg, args.out_dir):
+        print(f"wrote {path}")
     return 0
 
 

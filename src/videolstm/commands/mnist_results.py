@@ -275,6 +275,22 @@ def _sizes(*evals: dict[str, str]) -> str:
     return "; ".join(parts) or "unknown"
 
 
+def _conditional_training(mnist: dict[str, str], patches: dict[str, str]) -> str:
+    """How the evaluated conditional decoders of each column were trained (teacher_forcing)."""
+    from videolstm.models import VARIANT_DECODERS
+
+    text = {True: "on the ground-truth previous frame (teacher forcing, as the authors' code)",
+            False: "on their own previous outputs, as they run at test time (pretrain "
+                   "teacher_forcing: false; the authors' code feeds the ground truth in training)"}
+    parts = []
+    for name, ev in (("MNIST", mnist), ("patches", patches)):
+        modes = {bool(e.get("teacher_forcing", True)) for e in map(_read_eval, ev.values())
+                 if "cond" in VARIANT_DECODERS.get(e.get("variant"), ())}
+        if modes:
+            parts.append(f"{name}: " + " and ".join(text[m] for m in sorted(modes, reverse=True)))
+    return "; ".join(parts) or "none evaluated"
+
+
 def table2_with_baselines(mnist: dict[str, str], patches: dict[str, str], mnist_base: str | None,
                           patches_base: str | None):
     import pandas as pd
@@ -342,7 +358,8 @@ def run_table2(args: argparse.Namespace) -> int:
                 "summed over the 64x64 = 4096 pixels of a frame and averaged over frames and test "
                 "sequences (the paper does not state its normalisation; the authors' logs are on "
                 "this scale). Decoders in test mode: conditional decoders are fed their own "
-                f"outputs. Models: {_sizes(mnist, patches)} (the paper's: 2 x 2048). "
+                f"outputs; they were trained ({_conditional_training(mnist, patches)}). "
+                f"Models: {_sizes(mnist, patches)} (the paper's: 2 x 2048). "
                 "Squared loss on image patches: "
                 + ("from the patches evaluation." if patches else
                    f"'{'not run'}': no image-patch evaluation in this configuration.")

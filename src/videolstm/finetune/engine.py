@@ -40,6 +40,9 @@ class TrainConfig:
     block: int = 16
     stride: int = 8
     eval_chunk: int = 512  # blocks (or frames) per evaluation chunk
+    # negative control: the frames of every block are put in a random order, at training and at
+    # test, so that only what single frames carry is left (finetune.controls)
+    shuffle_time: bool = False
 
     @classmethod
     def from_dict(cls, d: dict | None) -> TrainConfig:
@@ -102,9 +105,10 @@ def _optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 def _train_batch(
     rngs: list[np.random.Generator], train_sets: list[np.ndarray], labels: np.ndarray,
-    percepts: Percepts, block: int, batch: int,
+    percepts: Percepts, block: int, batch: int, shuffle: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Frame indices (R, B, block) and labels (R, B): random windows of each run's videos."""
+    """Frame indices (R, B, block) and labels (R, B): random windows of each run's videos (their
+    frames in a random order when `shuffle`)."""
     lengths = percepts.lengths()
     idx = np.empty((len(rngs), batch, block), dtype=np.int64)
     lab = np.empty((len(rngs), batch), dtype=np.int64)
@@ -114,6 +118,8 @@ def _train_batch(
             n = int(lengths[v])
             start = int(rng.integers(0, max(n - block, 0) + 1))
             idx[r, b] = frame_indices(int(percepts.offsets[v]), n, start, block)
+        if shuffle:  # after the draws of the windows: the same windows as without shuffling
+            idx[r] = rng.permuted(idx[r], axis=-1)
         lab[r] = labels[vids]
     return idx, lab
 
@@ -146,7 +152,8 @@ def train_lstm_group(
     opt = _optimizer([p for p in bank.parameters() if p.requires_grad], cfg)
     R = len(encoders)
     for _ in range(cfg.steps):
-        idx, lab = _train_batch(rngs, train_sets, labels, percepts, cfg.block, cfg.batch_size)
+        idx, lab = _train_batch(rngs, train_sets, labels, percepts, cfg.block, cfg.batch_size,
+                                cfg.shuffle_time)
         x = source(idx).permute(0, 2, 1, 3)  # (R, T, B, D)
         target = torch.from_numpy(lab).to(device)[:, None, :].expand(R, cfg.block, -1)
         _step(bank, opt, bank(x, cfg.dropout, gens), target, R, cfg.clip, cfg.loss_reduction)
@@ -180,6 +187,8 @@ def evaluate_lstm_group(
     device = bank.head_w.device
     source = source or FrameSource(percepts, device)
     idx, owner = eval_blocks(percepts, videos, cfg.block, cfg.stride)
+    if cfg.shuffle_time:  # the same order for every run (a fixed seed): runs stay comparable
+        idx = np.random.default_rng(0).permuted(idx, axis=1)
     block_probs = []
     for s in range(0, len(idx), cfg.eval_chunk):
         x = source(idx[s:s + cfg.eval_chunk]).transpose(0, 1)  # (T, n, D)

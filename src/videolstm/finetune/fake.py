@@ -20,10 +20,14 @@ COLUMNS = "video,path,class_name,label,group,split1,split2,split3,n_frames,fps,w
 def write_fake_dataset(
     root: str | Path, dataset: str = "ucf101", classes: int = 4, groups: int = 6,
     per_group: int = 2, dim: int = 16, kinds=("rgb", "flow", "flowstack"), seed: int = 0,
+    order_only: bool = False,
 ) -> Path:
     """Writes {root}/data/index/{dataset}.csv and {root}/percepts/{dataset}/{kind}.* (flow kinds:
     one `{kind}_split{N}` per split, as made by that split's temporal CNN); one failed video
-    (status decode_error) is listed in the index and absent from the percepts."""
+    (status decode_error) is listed in the index and absent from the percepts.
+
+    `order_only`: classes come in pairs that move along the same direction in opposite senses,
+    so a single frame (or shuffled frames) can tell the pair but only the order tells the class."""
     rng = np.random.default_rng(seed)
     root = Path(root)
     lines, ok = [COLUMNS], []
@@ -45,8 +49,13 @@ def write_fake_dataset(
         chunks = []
         for _, c, n, _ in ok:
             t = np.linspace(0, 1, n)[:, None]
-            x = rng.normal(size=(1, dim)) + np.sin(3 * t + c) * dirs[c] + 0.8 * rng.normal(
-                size=(n, dim))
+            if order_only:
+                sense = t if c % 2 == 0 else 1 - t
+                x = 2 * dirs[c // 2] + 4 * (sense - 0.5) * dirs[-1] + 0.3 * rng.normal(
+                    size=(n, dim))
+            else:
+                x = rng.normal(size=(1, dim)) + np.sin(3 * t + c) * dirs[c] + 0.8 * rng.normal(
+                    size=(n, dim))
             chunks.append(x)
         frames = np.concatenate(chunks).astype(np.float16)
         offsets = np.concatenate([[0], np.cumsum([n for _, _, n, _ in ok])]).astype(np.int64)

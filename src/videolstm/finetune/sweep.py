@@ -15,7 +15,7 @@ most `max_runs_together` (finetune.engine); results do not depend on the chunkin
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ from videolstm.video.scope import SPLIT_SCOPED_KINDS, percept_kind, percept_name
 
 BASELINE = "baseline"
 SINGLE_FRAME = "single_frame"
+SHUFFLED = "baseline_shuffled"  # the baseline trained and tested on time-shuffled blocks (controls)
 MAIN_STREAM = "rgb"
 VARIANTS = ["autoencoder", "future", "cond_autoencoder", "cond_future", "composite",
             "composite_cond"]
@@ -100,11 +101,12 @@ def stream_domain(scfg: dict, split: int) -> str | None:
     return f"{domain}_split{split}" if domain and scfg["kind"] in SPLIT_SCOPED_KINDS else domain
 
 
-def needed_checkpoints(cfg: dict, dataset: str, pretrain_dir: str | Path, split: int) -> list[Path]:
+def needed_checkpoints(cfg: dict, dataset: str, pretrain_dir: str | Path, split: int,
+                       runs: list[Run] | None = None) -> list[Path]:
     out = set()
-    for run in plan_runs(cfg, dataset):
+    for run in plan_runs(cfg, dataset) if runs is None else runs:
         domain = stream_domain(cfg["streams"][run.stream], split)
-        if domain and run.init not in (BASELINE, SINGLE_FRAME):
+        if domain and run.init not in (BASELINE, SINGLE_FRAME, SHUFFLED):
             out.add(checkpoint_path(pretrain_dir, domain, run.init))
     return sorted(out)
 
@@ -142,9 +144,10 @@ def fresh_lstm(shape: tuple[int, int, int], cell: str, init: str, seed: int) -> 
 
 def run_split(
     cfg: dict, dataset: str, split: int, index_csv: str | Path, percept_dir: str | Path,
-    pretrain_dir: str | Path, log=print,
+    pretrain_dir: str | Path, log=print, runs: list[Run] | None = None,
 ) -> tuple[pd.DataFrame, dict]:
-    """Train and evaluate every run of one dataset and split. Returns (rows, summary)."""
+    """Train and evaluate every run of one dataset and split (or the given `runs`).
+    Returns (rows, summary)."""
     ft = cfg["finetune"]
     seed = int(cfg.get("seed", 0))
     device = pick_device(cfg.get("device", "auto"))
@@ -155,7 +158,7 @@ def run_split(
     lstm_cfg = engine.TrainConfig.from_dict(ft.get("lstm"))
     frame_cfg = engine.TrainConfig.from_dict(ft.get("single_frame"))
     chunk = int(ft.get("max_runs_together", 64))
-    runs = plan_runs(ft, dataset)
+    runs = plan_runs(ft, dataset) if runs is None else runs
     ctx = SplitContext(dataset, split, data, test, seed, Path(pretrain_dir), lstm_cfg, frame_cfg,
                        device)
     rows, probs, timings, extractors = [], {}, {}, {}
@@ -167,9 +170,10 @@ def run_split(
         source = engine.FrameSource(percepts, device)
         mine = [r for r in runs if r.stream == stream]
         t0 = time.perf_counter()
-        for group in (
+        for group in (  # one training setup per group
             [r for r in mine if r.init == SINGLE_FRAME],
-            [r for r in mine if r.init != SINGLE_FRAME],
+            [r for r in mine if r.init == SHUFFLED],
+            [r for r in mine if r.init not in (SINGLE_FRAME, SHUFFLED)],
         ):
             for s in range(0, len(group), chunk):
                 part = group[s:s + chunk]
@@ -221,12 +225,12 @@ def _run_group(part: list[Run], ctx: SplitContext, scfg: dict, percepts: Percept
     else:
         encoders = [_encoder_for(r, scfg, percepts.dim, ctx.pretrain_dir, s, split)
                     for r, s in zip(part, seeds, strict=True)]
+        lstm_cfg = (replace(ctx.lstm_cfg, shuffle_time=True) if part[0].init == SHUFFLED
+                    else ctx.lstm_cfg)
         bank = engine.train_lstm_group(
-            percepts, data.labels, data.n_classes, sets, encoders, seeds, ctx.lstm_cfg, device,
-            source
+            percepts, data.labels, data.n_classes, sets, encoders, seeds, lstm_cfg, device, source
         )
-        res = engine.evaluate_lstm_group(bank, percepts, ctx.test, data.labels, ctx.lstm_cfg,
-                                         source)
+        res = engine.evaluate_lstm_group(bank, percepts, ctx.test, data.labels, lstm_cfg, source)
     return [
         {"video_acc": float(res["video_acc"][i]), "clip_acc": float(res["clip_acc"][i]),
          "n_train": n_train[i], "video_probs": res["video_probs"][i]}
@@ -240,7 +244,8 @@ _ENCODER_CACHE: dict[Path, tuple[StackedLSTM, str]] = {}
 def _encoder_for(run: Run, scfg: dict, dim: int, pretrain_dir, seed: int, split: int) -> StackedLSTM:
     domain = stream_domain(scfg, split)
     if domain:
-        ref_variant = run.init if run.init != BASELINE else scfg.get("reference", "composite")
+        fresh = run.init in (BASELINE, SHUFFLED)
+        ref_variant = scfg.get("reference", "composite") if fresh else run.init
         path = checkpoint_path(pretrain_dir, domain, ref_variant)
         if path not in _ENCODER_CACHE:
             _ENCODER_CACHE[path] = load_encoder_lstm(path)
@@ -250,7 +255,7 @@ def _encoder_for(run: Run, scfg: dict, dim: int, pretrain_dir, seed: int, split:
                 f"{path} encodes {lstm.input_dim}-d inputs but the {scfg['kind']} percepts are "
                 f"{dim}-d; pretrain domain '{domain}' on these percepts or set the stream's domain"
             )
-        if run.init != BASELINE:
+        if not fresh:
             return lstm
         return fresh_lstm((dim, lstm.hidden, lstm.num_layers), lstm.cell, init, seed)
     return fresh_lstm(

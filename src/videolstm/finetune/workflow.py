@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from videolstm.finetune.sweep import needed_checkpoints
+from videolstm.finetune import controls
+from videolstm.finetune.sweep import MAIN_STREAM, needed_checkpoints
 from videolstm.video.scope import percept_name
 
 
@@ -15,17 +16,32 @@ def split_csvs(config: dict, results: str) -> list[str]:
     ]
 
 
-def inputs(config: dict, results: str, wildcards) -> dict:
-    """Index, percepts of the dataset's streams, and the pretrained checkpoints its runs use."""
+def control_csvs(config: dict, results: str) -> list[str]:
+    """The runs behind the controls table (none when finetune.controls is not configured)."""
+    ft = config.get("finetune", {})
+    if not ft.get("controls"):
+        return []
+    ctl = controls.settings(ft)
+    return [f"{results}/finetune/controls/{d}/split{s}.csv" for d in ctl["datasets"]
+            for s in ctl["splits"]]
+
+
+def inputs(config: dict, results: str, wildcards, controls_runs: bool = False) -> dict:
+    """Index, percepts of the dataset's streams, and the pretrained checkpoints its runs use
+    (with `controls_runs`: those of the controls' runs, on the main stream only)."""
     dataset, split = wildcards.dataset, int(wildcards.split)
     ft = config["finetune"]
     kinds = sorted({s["kind"] for s in ft["streams"].values() if dataset in s.get("datasets", [])})
+    runs = None
+    if controls_runs:
+        kinds, runs = [ft["streams"][MAIN_STREAM]["kind"]], controls.control_runs(ft)
     stem = f"{results}/percepts/{dataset}"
     return {
         "index": f"{results}/data/index/{dataset}.csv",
         "percepts": [f"{stem}/{percept_name(k, split)}{e}" for k in kinds
                      for e in (".npy", ".offsets.npy", ".json")],
-        "checkpoints": [str(p) for p in needed_checkpoints(ft, dataset, f"{results}/pretrain", split)],
+        "checkpoints": [str(p) for p in needed_checkpoints(ft, dataset, f"{results}/pretrain",
+                                                           split, runs)],
     }
 
 
@@ -34,7 +50,9 @@ def targets(config: dict, results: str) -> list[str]:
         return []
     tables = [f"{results}/tables/table{n}.{e}" for n in (1, 3, 4) for e in ("csv", "md", "tex")]
     figures = [f"{results}/figures/figure12.{e}" for e in ("png", "pdf", "csv")]
-    return split_csvs(config, results) + tables + figures
+    ctl = control_csvs(config, results)
+    ctl_tables = [f"{results}/tables/controls.{e}" for e in ("csv", "md")] if ctl else []
+    return split_csvs(config, results) + tables + figures + ctl + ctl_tables
 
 
 def out_dir(wildcards, output) -> str:

@@ -21,11 +21,13 @@ def same_weights(a, b):
 
 
 def test_run_settings_merge_defaults_domain_and_run(base_config):
-    variant, tc, settings = resolve_run(base_config["pretrain"], "mnist", "composite")
+    variant, tc, settings = resolve_run(base_config["pretrain"], "mnist", "cond_future")
     mnist_train = base_config["pretrain"]["mnist"]["train"]
-    run_train = base_config["pretrain"]["mnist"]["runs"]["composite"]["train"]
-    assert variant == "composite" and tc.hidden == mnist_train["hidden"]  # domain over defaults
-    assert tc.steps == run_train["steps"] != mnist_train["steps"]  # run over domain
+    run_train = base_config["pretrain"]["mnist"]["runs"]["cond_future"]["train"]
+    assert variant == "cond_future" and tc.hidden == mnist_train["hidden"]  # domain over defaults
+    assert tc.steps == mnist_train["steps"]
+    defaults = base_config["pretrain"]["defaults"]
+    assert tc.teacher_forcing == run_train["teacher_forcing"] != defaults["teacher_forcing"]  # run
     assert tc.momentum == base_config["pretrain"]["defaults"]["momentum"]  # defaults underneath
     assert settings["n_in"] == 10 and settings["output"] == "sigmoid"
     with pytest.raises(UserError, match="no run 'nope'"):

@@ -166,3 +166,69 @@ def test_no_test_video_reaches_a_feature_or_an_initialisation(tmp_path):
         for stream in ft["streams"].values():
             if stream["kind"] in ("flow", "flowstack"):
                 assert stream_domain(stream, split) == f"{stream['domain']}_split{split}"
+
+
+def test_validation_videos_are_held_out_of_labelled_sets_and_test(fake):
+    from videolstm.finetune.data import validation_videos
+
+    data = read_index(fake / "data" / "index" / "ucf101.csv")
+    for split in (1, 2, 3):
+        held = validation_videos(data, split, 1, seed=0, tag="ucf101")
+        assert len(held) == data.n_classes  # one per class
+        assert not set(held) & set(split_test_videos(data, split))
+        assert (data.splits[split][held] == "train").all()
+        for size in (1, 2, None):
+            for sample in range(3):
+                labelled = balanced_sample(data, split, size, sample, 0, "ucf101", exclude=held)
+                assert not set(labelled) & set(held)
+
+
+def test_early_stopping_keeps_each_runs_best_validation_check(fake):
+    """Every run ends with the parameters of its best validation check: scored again on the
+    validation videos after training, each run gives exactly its recorded best accuracy, which
+    is the maximum over its checks (found by retraining with the same seeds)."""
+    import torch
+
+    from videolstm.finetune import engine
+    from videolstm.finetune.data import validation_videos
+
+    data = read_index(fake / "data" / "index" / "ucf101.csv")
+    percepts = read_percepts(fake / "percepts" / "ucf101" / "rgb", data.videos)
+    held = validation_videos(data, 1, 1, seed=0)
+    sets = [balanced_sample(data, 1, k, 0, 0, exclude=held) for k in (1, 2, None)]
+    cfg = engine.TrainConfig(steps=40, batch_size=8, lr=0.05)
+    val = engine.Validation(held, every=10)
+    bank = engine.train_frame_group(percepts, data.labels, data.n_classes, sets, [1, 2, 3], cfg,
+                                    validation=val)
+    again = engine.evaluate_frame_group(bank, percepts, held, data.labels, cfg)["video_acc"]
+    assert torch.allclose(again.double(), bank.valid_acc)
+    per_check = []
+    for steps in (10, 20, 30, 40):
+        b = engine.train_frame_group(percepts, data.labels, data.n_classes, sets, [1, 2, 3],
+                                     engine.TrainConfig(steps=steps, batch_size=8, lr=0.05))
+        per_check.append(engine.evaluate_frame_group(b, percepts, held, data.labels,
+                                                     cfg)["video_acc"].double())
+    per_check = torch.stack(per_check)  # (checks, runs)
+    assert torch.allclose(bank.valid_acc, per_check.max(0).values)
+    first_best = (per_check == per_check.max(0).values).double().argmax(0)
+    assert bank.best_step.tolist() == ((first_best + 1) * 10).tolist()
+
+
+def test_learning_rate_is_chosen_on_validation_and_recorded(fake, tmp_path):
+    ft = {**FT, "validation": {"per_class": 1, "every": 5},
+          "lstm": {**FT["lstm"], "steps": 10, "lrs": [1e-9, 0.01]},
+          "single_frame": {**FT["single_frame"], "steps": 10, "lrs": [1e-9, 0.05]}}
+    cfg = json.dumps({"config_name": "unit", "data_source": "embedded", "seed": 0,
+                      "device": "cpu", "finetune": ft})
+    out = tmp_path / "split1.csv"
+    assert main(["finetune", "--cfg", cfg, "--dataset", "ucf101", "--split", "1", "--index",
+                 str(fake / "data" / "index" / "ucf101.csv"), "--percepts",
+                 str(fake / "percepts" / "ucf101"), "--pretrain", str(fake / "pretrain"),
+                 "--out", str(out)]) == 0
+    runs = pd.read_csv(out, dtype={"size": str})
+    runs = runs[runs["stream"] != "rgb+flowstack"]
+    assert set(runs["lr"]) <= {1e-9, 0.01, 0.05}
+    assert (runs["steps"] % 5 == 0).all() and (runs["steps"] <= 10).all()
+    assert runs["valid_acc"].notna().all()
+    # a rate of 1e-9 cannot move the weights: whenever training helps on validation, it loses
+    assert (runs["lr"] > 1e-9).mean() > 0.5, runs[["init", "size", "lr", "valid_acc"]]

@@ -268,9 +268,12 @@ def make_plan(cfg: dict, results: str | Path | None = None) -> Plan:
                 step = classifier_step(input_dims[domain], tc.hidden, tc.layers, classes,
                                        lstm.get("block", 16), lstm.get("batch_size", 128))
                 n = sum(r.stream == stream for r in lstm_runs) * len(ft["splits"])
+                # with validation, one training per candidate learning rate
+                rates = len(lstm.get("lrs") or [1]) if ft.get("validation") else 1
                 plan.items.append(Item("finetune", f"{d} {stream} LSTM classifiers", 0.0,
-                                       step * lstm.get("steps", 200) * n,
-                                       f"{n} runs x {lstm.get('steps')} steps"))
+                                       step * lstm.get("steps", 200) * n * rates,
+                                       f"{n} runs x {rates} learning rates x {lstm.get('steps')} "
+                                       "steps"))
     return plan
 
 

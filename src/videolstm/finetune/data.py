@@ -115,16 +115,20 @@ def _seed(*parts: object) -> int:
 
 
 def balanced_sample(
-    data: LabelledVideos, split: int, per_class: int | None, sample: int, seed: int, tag: str = ""
+    data: LabelledVideos, split: int, per_class: int | None, sample: int, seed: int, tag: str = "",
+    exclude: np.ndarray | None = None,
 ) -> np.ndarray:
     """Indices of `per_class` training videos of every class (None = all), sorted.
 
     Deterministic in (seed, tag, split, per_class, sample); drawn only from the split's training
-    videos, so it never overlaps the test split. A class with fewer videos gives all it has.
+    videos, so it never overlaps the test split, and never from `exclude` (the validation
+    videos). A class with fewer videos gives all it has.
     """
     if split not in data.splits:
         raise UserError(f"split {split} is not one of 1, 2, 3")
     train = np.flatnonzero(data.splits[split] == "train")
+    if exclude is not None and len(exclude):
+        train = np.setdiff1d(train, exclude)
     if per_class is None:
         return train
     rng = np.random.default_rng(_seed(seed, tag, split, per_class, sample))
@@ -133,6 +137,20 @@ def balanced_sample(
         pool = train[data.labels[train] == c]
         picked.append(rng.permutation(pool)[:per_class])
     return np.sort(np.concatenate(picked))
+
+
+def validation_videos(data: LabelledVideos, split: int, per_class: int, seed: int,
+                      tag: str = "") -> np.ndarray:
+    """`per_class` training videos of every class, held out of every labelled set of the split to
+    choose learning rates and step counts (never test videos). A class keeps at least one
+    training video: one with fewer than per_class + 1 gives fewer."""
+    train = np.flatnonzero(data.splits[split] == "train")
+    rng = np.random.default_rng(_seed(seed, tag, split, "validation", per_class))
+    picked = []
+    for c in range(data.n_classes):
+        pool = train[data.labels[train] == c]
+        picked.append(rng.permutation(pool)[:max(min(per_class, len(pool) - 1), 0)])
+    return np.sort(np.concatenate(picked)).astype(np.int64)
 
 
 def split_test_videos(data: LabelledVideos, split: int) -> np.ndarray:

@@ -33,6 +33,9 @@ class TrainConfig:
     # the authors' classifier (lstm_classifier.py: gradients accumulate with no division)
     loss_reduction: str = "mean"
     lr: float = 1e-3
+    # learning rates to choose from, per run, by validation accuracy (finetune.validation); None:
+    # just `lr`
+    lrs: list[float] | None = None
     momentum: float = 0.9
     weight_decay: float = 0.0
     clip: float | None = 1.0  # element-wise gradient clipping of the LSTM classifiers (None: off)
@@ -73,6 +76,49 @@ class FrameSource:
             rows[order] = self.percepts.frames[flat[order]]
             out = torch.from_numpy(rows).to(self.device)
         return out.view(*idx.shape, -1)
+
+
+@dataclass
+class Validation:
+    """Early stopping: every `every` steps each run is scored on the `videos` (training videos
+    held out of every labelled set, never test videos); each run ends with its parameters of
+    the best check (the earliest on ties)."""
+
+    videos: np.ndarray
+    every: int
+
+
+class _Best:
+    """Each run's parameters at its best validation check so far (bank parameters are stacked
+    over a leading run dimension, so one mask selects the improved runs)."""
+
+    def __init__(self, bank: torch.nn.Module) -> None:
+        self.params = [p.detach().clone() for p in bank.parameters()]
+        self.acc = torch.full((bank.runs,), -1.0, dtype=torch.float64)
+        self.step = torch.zeros(bank.runs, dtype=torch.long)
+
+    @torch.no_grad()
+    def update(self, bank: torch.nn.Module, acc: Tensor, step: int) -> None:
+        better = acc.cpu() > self.acc
+        if bool(better.any()):
+            for kept, p in zip(self.params, bank.parameters(), strict=True):
+                mask = better.to(p.device)
+                kept[mask] = p[mask]
+            self.acc = torch.where(better, acc.cpu().double(), self.acc)
+            self.step[better] = step
+
+    @torch.no_grad()
+    def restore(self, bank: torch.nn.Module) -> None:
+        for kept, p in zip(self.params, bank.parameters(), strict=True):
+            p.copy_(kept)
+        bank.best_step, bank.valid_acc = self.step.clone(), self.acc.clone()
+
+
+def _checks(steps: int, validation: Validation | None) -> set[int]:
+    """The steps after which the runs are validated (always the last one)."""
+    if validation is None:
+        return set()
+    return set(range(validation.every, steps + 1, validation.every)) | {steps}
 
 
 def step_average(step_probs: Tensor) -> Tensor:
@@ -134,8 +180,10 @@ def train_lstm_group(
     cfg: TrainConfig,
     device: torch.device | str = "cpu",
     source: FrameSource | None = None,
+    validation: Validation | None = None,
 ) -> LSTMBank:
-    """Train one LSTM classifier per (train set, initial encoder, seed), all together."""
+    """Train one LSTM classifier per (train set, initial encoder, seed), all together; with
+    `validation`, each keeps its parameters of its best validation check."""
     device = torch.device(device)
     ref = encoders[0]
     bank = LSTMBank(
@@ -151,12 +199,19 @@ def train_lstm_group(
     gens = [torch.Generator(device=device).manual_seed(seed + 1) for seed in seeds]
     opt = _optimizer([p for p in bank.parameters() if p.requires_grad], cfg)
     R = len(encoders)
-    for _ in range(cfg.steps):
+    checks, best = _checks(cfg.steps, validation), _Best(bank) if validation else None
+    for step in range(1, cfg.steps + 1):
         idx, lab = _train_batch(rngs, train_sets, labels, percepts, cfg.block, cfg.batch_size,
                                 cfg.shuffle_time)
         x = source(idx).permute(0, 2, 1, 3)  # (R, T, B, D)
         target = torch.from_numpy(lab).to(device)[:, None, :].expand(R, cfg.block, -1)
         _step(bank, opt, bank(x, cfg.dropout, gens), target, R, cfg.clip, cfg.loss_reduction)
+        if step in checks:  # evaluation draws no random numbers: training is unchanged by it
+            res = evaluate_lstm_group(bank.eval(), percepts, validation.videos, labels, cfg, source)
+            best.update(bank, res["video_acc"], step)
+            bank.train()
+    if best is not None:
+        best.restore(bank)
     return bank.eval()
 
 
@@ -207,9 +262,10 @@ def evaluate_lstm_group(
 def train_frame_group(
     percepts: Percepts, labels: np.ndarray, n_classes: int, train_sets: list[np.ndarray],
     seeds: list[int], cfg: TrainConfig, device: torch.device | str = "cpu",
-    source: FrameSource | None = None,
+    source: FrameSource | None = None, validation: Validation | None = None,
 ) -> LinearBank:
-    """Single-frame logistic regressions (one per run), trained together on random frames."""
+    """Single-frame logistic regressions (one per run), trained together on random frames; with
+    `validation`, each keeps its parameters of its best validation check."""
     device = torch.device(device)
     bank = LinearBank(len(seeds), percepts.dim, n_classes)
     for r, seed in enumerate(seeds):
@@ -219,10 +275,17 @@ def train_frame_group(
     rngs = [np.random.default_rng(seed) for seed in seeds]
     opt = _optimizer(list(bank.parameters()), cfg)
     R = len(seeds)
-    for _ in range(cfg.steps):
+    checks, best = _checks(cfg.steps, validation), _Best(bank) if validation else None
+    for step in range(1, cfg.steps + 1):
         idx, lab = _train_batch(rngs, train_sets, labels, percepts, 1, cfg.batch_size)
         x = source(idx[..., 0])  # (R, B, D)
         _step(bank, opt, bank(x), torch.from_numpy(lab).to(device), R, None, cfg.loss_reduction)
+        if step in checks:
+            res = evaluate_frame_group(bank.eval(), percepts, validation.videos, labels, cfg, source)
+            best.update(bank, res["video_acc"], step)
+            bank.train()
+    if best is not None:
+        best.restore(bank)
     return bank.eval()
 
 

@@ -33,6 +33,7 @@ from videolstm.finetune.data import (
     read_index,
     read_percepts,
     split_test_videos,
+    validation_videos,
 )
 from videolstm.lstm import StackedLSTM
 from videolstm.video.scope import SPLIT_SCOPED_KINDS, percept_kind, percept_name
@@ -160,7 +161,7 @@ def run_split(
     chunk = int(ft.get("max_runs_together", 64))
     runs = plan_runs(ft, dataset) if runs is None else runs
     ctx = SplitContext(dataset, split, data, test, seed, Path(pretrain_dir), lstm_cfg, frame_cfg,
-                       device)
+                       device, validation_for(ft.get("validation"), data, split, seed, dataset))
     rows, probs, timings, extractors = [], {}, {}, {}
     for stream in sorted({r.stream for r in runs}):
         scfg = ft["streams"][stream]
@@ -207,33 +208,72 @@ class SplitContext:
     lstm_cfg: engine.TrainConfig
     frame_cfg: engine.TrainConfig
     device: torch.device
+    validation: engine.Validation | None = None
+
+
+def validation_for(vcfg: dict | None, data: LabelledVideos, split: int, seed: int,
+                   dataset: str) -> engine.Validation | None:
+    """finetune.validation: the split's held-out training videos and the check interval."""
+    if not vcfg:
+        return None
+    videos = validation_videos(data, split, int(vcfg.get("per_class", 1)), seed, dataset)
+    if len(videos) == 0:
+        raise UserError(f"{dataset} split {split}: no training video can be held out for "
+                        "validation (finetune.validation); every class has one at most")
+    return engine.Validation(videos, int(vcfg.get("every", 25)))
+
+
+def _train_eval(part: list[Run], ctx: SplitContext, scfg: dict, percepts: Percepts,
+                source: engine.FrameSource, sets, seeds, cfg: engine.TrainConfig) -> dict:
+    """Train the group once with cfg; test accuracy and probabilities, and validation scores."""
+    data, val = ctx.data, ctx.validation
+    if part[0].init == SINGLE_FRAME:
+        bank = engine.train_frame_group(percepts, data.labels, data.n_classes, sets, seeds, cfg,
+                                        ctx.device, source, val)
+        res = engine.evaluate_frame_group(bank, percepts, ctx.test, data.labels, cfg, source)
+    else:
+        encoders = [_encoder_for(r, scfg, percepts.dim, ctx.pretrain_dir, s, ctx.split)
+                    for r, s in zip(part, seeds, strict=True)]
+        bank = engine.train_lstm_group(percepts, data.labels, data.n_classes, sets, encoders,
+                                       seeds, cfg, ctx.device, source, val)
+        res = engine.evaluate_lstm_group(bank, percepts, ctx.test, data.labels, cfg, source)
+    steps = bank.best_step if val else torch.full((len(part),), cfg.steps)
+    valid = bank.valid_acc if val else torch.zeros(len(part), dtype=torch.float64)
+    return {**res, "steps": steps, "valid_acc": valid}
 
 
 def _run_group(part: list[Run], ctx: SplitContext, scfg: dict, percepts: Percepts,
                source: engine.FrameSource) -> list[dict]:
-    data, split, seed, device = ctx.data, ctx.split, ctx.seed, ctx.device
-    sets = [balanced_sample(data, split, r.size or None, r.sample, seed, ctx.dataset) for r in part]
+    data, split, seed = ctx.data, ctx.split, ctx.seed
+    held = ctx.validation.videos if ctx.validation else None
+    sets = [balanced_sample(data, split, r.size or None, r.sample, seed, ctx.dataset, held)
+            for r in part]
     seeds = [_seed(seed, ctx.dataset, split, r.stream, r.init, r.size, r.sample) % 2**31
              for r in part]
     n_train = [len(s) for s in sets]
-    if part[0].init == SINGLE_FRAME:
-        bank = engine.train_frame_group(
-            percepts, data.labels, data.n_classes, sets, seeds, ctx.frame_cfg, device, source
-        )
-        res = engine.evaluate_frame_group(bank, percepts, ctx.test, data.labels, ctx.frame_cfg,
-                                          source)
-    else:
-        encoders = [_encoder_for(r, scfg, percepts.dim, ctx.pretrain_dir, s, split)
-                    for r, s in zip(part, seeds, strict=True)]
-        lstm_cfg = (replace(ctx.lstm_cfg, shuffle_time=True) if part[0].init == SHUFFLED
-                    else ctx.lstm_cfg)
-        bank = engine.train_lstm_group(
-            percepts, data.labels, data.n_classes, sets, encoders, seeds, lstm_cfg, device, source
-        )
-        res = engine.evaluate_lstm_group(bank, percepts, ctx.test, data.labels, lstm_cfg, source)
+    cfg = ctx.frame_cfg if part[0].init == SINGLE_FRAME else ctx.lstm_cfg
+    if part[0].init == SHUFFLED:
+        cfg = replace(cfg, shuffle_time=True)
+    # one training per learning rate; each run keeps the one its validation videos score best
+    # (the first on ties); the test videos play no part in the choice
+    lrs = (cfg.lrs or [cfg.lr]) if ctx.validation else [cfg.lr]
+    chosen = best = None
+    for lr in lrs:
+        res = _train_eval(part, ctx, scfg, percepts, source, sets, seeds, replace(cfg, lr=lr))
+        res["lr"] = torch.full((len(part),), lr, dtype=torch.float64)
+        if chosen is None:
+            chosen, best = res, res["valid_acc"].clone()
+            continue
+        better = res["valid_acc"] > best
+        best = torch.where(better, res["valid_acc"], best)
+        for key, value in res.items():
+            mask = better.view(-1, *([1] * (value.dim() - 1)))
+            chosen[key] = torch.where(mask.to(value.device), value, chosen[key])
     return [
-        {"video_acc": float(res["video_acc"][i]), "clip_acc": float(res["clip_acc"][i]),
-         "n_train": n_train[i], "video_probs": res["video_probs"][i]}
+        {"video_acc": float(chosen["video_acc"][i]), "clip_acc": float(chosen["clip_acc"][i]),
+         "n_train": n_train[i], "video_probs": chosen["video_probs"][i],
+         "lr": float(chosen["lr"][i]), "steps": int(chosen["steps"][i]),
+         "valid_acc": float(chosen["valid_acc"][i]) if ctx.validation else np.nan}
         for i in range(len(part))
     ]
 
@@ -269,6 +309,8 @@ def _row(run: Run, res: dict, dataset: str, split: int, extractors: dict, classe
         "size": run.size_name, "sample": run.sample, "n_train": res["n_train"],
         "n_classes": classes,
         "video_acc": res["video_acc"], "clip_acc": res["clip_acc"],
+        # what training used: chosen by validation accuracy when finetune.validation is set
+        "lr": res["lr"], "steps": res["steps"], "valid_acc": res["valid_acc"],
         "extractor": extractors[run.stream],
     }
 

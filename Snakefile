@@ -29,7 +29,7 @@ include: "workflow/rules/phases.smk"
 # when a run starts (not on a dry run): every input the configuration names is there, or one
 # message listing what is missing, before any job (videolstm.check; also `videolstm check`)
 onstart:
-    onstart_check(config)
+    onstart_check(config, workflow.overwrite_configfiles)
 
 
 rule all:

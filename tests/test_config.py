@@ -116,3 +116,50 @@ def test_library_configs_name_unknown_keys_instead_of_dropping_them(base_config)
     with pytest.raises(UserError, match="unknown key.*hiden.*mnist.runs.future.train"):
         resolve_run(base_config["pretrain"], "mnist", "future")
     assert FlowConfig.from_dict({"cnn": {}, "size": 8}).size == 8  # keys read elsewhere pass
+
+
+# what the program passes at run time (not configuration), and the pool-only generator fields
+RUNTIME = {"seed", "workers", "threads", "device", "split"}
+
+
+@pytest.mark.parametrize("section, cls, extra", [
+    ("pretrain.defaults", "videolstm.train.TrainConfig", set()),
+    ("finetune.lstm", "videolstm.finetune.engine.TrainConfig", set()),
+    ("mnist.generator", "videolstm.moving_mnist.GeneratorConfig", set()),
+    ("video.ucf101", "videolstm.video.synth.SynthConfig", {"videos", "segment_seconds"}),
+    ("patches", "videolstm.video.patches.PatchConfig", set()),
+    ("flow", "videolstm.video.flow.FlowConfig", set()),
+    ("flow.cnn", "videolstm.video.temporal_cnn.CNNConfig", set()),
+    ("percepts.rgb", "videolstm.video.percepts.PerceptConfig", set()),
+    ("clips", "videolstm.video.clips.ClipsConfig", set()),
+])
+def test_the_yaml_is_the_one_source_of_defaults(base_config, section, cls, extra):
+    """Every setting of a config dataclass is written in config/config.yaml, and the dataclass
+    default (used only when code builds one directly) is that same value: no second default."""
+    import dataclasses
+    import importlib
+
+    module, name = cls.rsplit(".", 1)
+    klass = getattr(importlib.import_module(module), name)
+    values = base_config
+    for key in section.split("."):
+        values = values[key]
+    for f in dataclasses.fields(klass):
+        if f.name in RUNTIME | extra:
+            continue
+        assert f.name in values, f"{section}.{f.name} is not in config/config.yaml"
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        default = list(default) if isinstance(default, tuple) else default
+        assert default == values[f.name], (section, f.name, default, values[f.name])
+
+
+def test_an_empty_overlay_is_refused_by_name(tmp_path, base_config):
+    from videolstm.check import onstart_check
+
+    empty = tmp_path / "overlay.yaml"
+    for text in ("# nothing here yet\n", "{}\n"):  # Snakemake merges "{}" silently
+        empty.write_text(text)
+        with pytest.raises(UserError, match="overlay.yaml is empty"):
+            load_config(ROOT / "config" / "config.yaml", empty)
+        with pytest.raises(SystemExit, match="overlay.yaml is empty"):  # snakemake --configfile
+            onstart_check(base_config, [str(empty)])

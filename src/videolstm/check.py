@@ -101,9 +101,14 @@ def _check_datasets(config: dict, problems: list[str], checked: list[str]) -> No
         checked.append(f"datasets.{name} ({root})")
 
 
-def onstart_check(config: dict) -> None:
-    """For the Snakefile's `onstart`: one clear message and exit before any job runs."""
+def onstart_check(config: dict, configfiles=()) -> None:
+    """For the Snakefile's `onstart`: one clear message and exit before any job runs. Also
+    refuses an empty `--configfile` overlay (Snakemake itself merges it silently)."""
+    from videolstm.config import read_yaml
+
     try:
+        for path in configfiles:
+            read_yaml(path)
         check_inputs(config)
     except UserError as exc:
         raise SystemExit(f"error: {exc}") from None

@@ -45,10 +45,12 @@ def read_yaml(path: str | Path) -> dict:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise UserError(f"config file {path} is not valid YAML: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
+    if data is not None and not isinstance(data, dict):
         raise UserError(f"config file {path} must hold a mapping of keys at the top level")
+    if not data:  # an empty overlay overrides nothing: almost surely not what was meant
+        raise UserError(f"config file {path} is empty (no settings, or only comments): it sets "
+                        "nothing; write the settings to override in it, or leave it out of "
+                        "--configfile")
     return data
 
 

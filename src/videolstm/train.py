@@ -53,10 +53,10 @@ class TrainConfig:
     weight_decay: float = 0.0
     clip: float | None = 1.0
     batch_size: int = 16
-    steps: int = 1000
-    checkpoint_every: int = 100
+    steps: int = 150
+    checkpoint_every: int = 50
     log_every: int = 10
-    eval_every: int = 500
+    eval_every: int = 150
     amp: bool = True  # bf16 autocast on CUDA and on CPUs with native bf16 (cell state stays fp32)
     seed: int = 0
 

@@ -26,8 +26,8 @@ from videolstm.lstm import StackedLSTM
 
 @dataclass
 class TrainConfig:
-    steps: int = 200
-    batch_size: int = 32
+    steps: int = 150
+    batch_size: int = 16
     optimizer: str = "adam"  # adam | sgd
     # mean: each run's cross entropy averaged over its batch and steps; sum: summed over them, as
     # the authors' classifier (lstm_classifier.py: gradients accumulate with no division)

@@ -32,10 +32,10 @@ STATUS_TOO_SHORT = "too_short"
 
 @dataclass
 class ClipsConfig:
-    """Config section clips."""
+    """Config section clips (defaults: config/config.yaml's)."""
 
-    seconds: float = 10.0  # clip length (paper: 10 s)
-    per_video: int = 1  # clips taken from each source video (non-overlapping)
+    seconds: float = 2.0  # clip length (paper: 10 s)
+    per_video: int = 3  # clips taken from each source video (non-overlapping)
     min_seconds: float = 0.0  # shorter videos are taken whole when at least this long; 0 = skip
     max_clips: int | None = None  # cap on the number of clips (seeded choice); None = all
     train_split: int = 1  # which split's training videos an added labelled index contributes

@@ -36,14 +36,14 @@ METHOD = "opencv_dis"
 
 @dataclass
 class FlowConfig:
-    """Config section flow."""
+    """Config section flow (defaults: config/config.yaml's)."""
 
     method: str = "dis"
-    preset: str = "medium"
-    scale: float = 1.0  # compute flow on frames resized by this factor (speed vs detail)
+    preset: str = "fast"
+    scale: float = 0.5  # compute flow on frames resized by this factor (speed vs detail)
     bound: float = 20.0  # clip to [-bound, bound] pixels before quantising (two-stream: 20)
     crop: int = 224  # central crop (pixels of the 240x320 frame)
-    size: int = 224  # stored side of each flow field
+    size: int = 32  # stored side of each flow field
     workers: int = 1
 
     @classmethod

@@ -33,16 +33,16 @@ PARTS = {"train": "train", "valid": "test"}
 
 @dataclass
 class PatchConfig:
-    """Config section patches."""
+    """Config section patches (defaults: config/config.yaml's)."""
 
     size: int = 32
     seq_len: int = 29  # 16 in + 13 future
     frame_step: int = 1
-    frame_scale: float = 1.0
+    frame_scale: float = 0.5
     split: int = 1
-    train_sequences: int = 10000
-    valid_sequences: int = 1000
-    min_motion: float = 0.0
+    train_sequences: int = 300
+    valid_sequences: int = 60
+    min_motion: float = 0.005
     tries: int = 10
     seed: int = 0
 

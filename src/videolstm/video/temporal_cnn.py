@@ -34,22 +34,21 @@ KINDS = {"flow": 1, "flowstack": 10}
 
 @dataclass
 class CNNConfig:
-    """Config section flow.cnn."""
+    """Config section flow.cnn (defaults: config/config.yaml's; paper scale: config/paper.yaml)."""
 
     dataset: str = "ucf101"
     split: int = 1
-    convs: list = field(default_factory=lambda: [[96, 7, 2, True], [256, 5, 2, True],
-                                                 [512, 3, 1, False], [512, 3, 1, False],
-                                                 [512, 3, 1, True]])
-    fc6: int = 4096
-    fc7: int = 2048
-    dropout: float = 0.5
-    subtract_mean: bool = True
-    flip: bool = True  # horizontal flips (negating u); off when left/right are different classes
-    steps: int = 1000
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 5e-4
+    convs: list = field(default_factory=lambda: [[16, 5, 2, False], [32, 3, 1, True],
+                                                 [32, 3, 1, True]])
+    fc6: int = 128
+    fc7: int = 128
+    dropout: float = 0.2
+    subtract_mean: bool = False
+    flip: bool = False  # horizontal flips (negating u); off when left/right are different classes
+    steps: int = 300
+    batch_size: int = 32
+    lr: float = 0.002
+    weight_decay: float = 0.0
     batch_size_features: int = 256
     seed: int = 0
     threads: int = 1

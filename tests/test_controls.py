@@ -10,14 +10,14 @@ import pytest
 
 from videolstm.cli import main
 from videolstm.finetune import controls, engine
-from videolstm.finetune.data import read_index, read_percepts
+from videolstm.finetune.data import read_labelled_videos, read_percepts
 from videolstm.finetune.fake import write_fake_checkpoint, write_fake_dataset
 from videolstm.finetune.sweep import BASELINE, SHUFFLED, SINGLE_FRAME
 
 
 def test_shuffled_training_windows_are_the_same_frames_in_another_order(tmp_path):
     write_fake_dataset(tmp_path, kinds=("rgb",), dim=4)
-    data = read_index(tmp_path / "data" / "index" / "ucf101.csv")
+    data = read_labelled_videos(tmp_path / "data" / "index" / "ucf101.csv")
     percepts = read_percepts(tmp_path / "percepts" / "ucf101" / "rgb", data.videos)
     pools = [np.arange(len(data.videos))]
     plain, _ = engine._train_batch([np.random.default_rng(3)], pools, data.labels, percepts, 8, 16)

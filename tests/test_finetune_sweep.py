@@ -11,7 +11,7 @@ import pytest
 
 from videolstm.cli import main
 from videolstm.errors import UserError
-from videolstm.finetune.data import balanced_sample, read_index, read_percepts, split_test_videos
+from videolstm.finetune.data import balanced_sample, read_labelled_videos, read_percepts, split_test_videos
 from videolstm.finetune.fake import write_fake_checkpoint, write_fake_dataset
 from videolstm.finetune.sweep import VARIANTS, Run, plan_runs
 
@@ -37,7 +37,7 @@ def fake(tmp_path_factory):
 
 
 def test_balanced_deterministic_sampling_without_test_overlap(fake):
-    data = read_index(fake / "data" / "index" / "ucf101.csv")
+    data = read_labelled_videos(fake / "data" / "index" / "ucf101.csv")
     assert data.skipped == 1
     for split in (1, 2, 3):
         test = set(split_test_videos(data, split))
@@ -61,7 +61,7 @@ def test_plan_has_table3_and_figure12_runs():
 
 
 def test_percept_order_mismatch_is_user_error(fake, tmp_path):
-    data = read_index(fake / "data" / "index" / "ucf101.csv")
+    data = read_labelled_videos(fake / "data" / "index" / "ucf101.csv")
     with pytest.raises(UserError, match="differ"):
         read_percepts(fake / "percepts" / "ucf101" / "rgb", data.videos[::-1])
 
@@ -143,7 +143,7 @@ def test_no_test_video_reaches_a_feature_or_an_initialisation(tmp_path):
     assert ft["splits"] == [1, 2, 3]
     root = tmp_path
     write_fake_dataset(root, kinds=("flow",), dim=4)
-    data = read_index(root / "data" / "index" / "ucf101.csv")
+    data = read_labelled_videos(root / "data" / "index" / "ucf101.csv")
     for split in ft["splits"]:
         wc = type("W", (), {"dataset": "ucf101", "split": str(split)})
         for stem in inputs(cfg, "results", wc)["percepts"]:
@@ -171,7 +171,7 @@ def test_no_test_video_reaches_a_feature_or_an_initialisation(tmp_path):
 def test_validation_videos_are_held_out_of_labelled_sets_and_test(fake):
     from videolstm.finetune.data import validation_videos
 
-    data = read_index(fake / "data" / "index" / "ucf101.csv")
+    data = read_labelled_videos(fake / "data" / "index" / "ucf101.csv")
     for split in (1, 2, 3):
         held = validation_videos(data, split, 1, seed=0, tag="ucf101")
         assert len(held) == data.n_classes  # one per class
@@ -192,7 +192,7 @@ def test_early_stopping_keeps_each_runs_best_validation_check(fake):
     from videolstm.finetune import engine
     from videolstm.finetune.data import validation_videos
 
-    data = read_index(fake / "data" / "index" / "ucf101.csv")
+    data = read_labelled_videos(fake / "data" / "index" / "ucf101.csv")
     percepts = read_percepts(fake / "percepts" / "ucf101" / "rgb", data.videos)
     held = validation_videos(data, 1, 1, seed=0)
     sets = [balanced_sample(data, 1, k, 0, 0, exclude=held) for k in (1, 2, None)]

@@ -213,7 +213,7 @@ def make_source(domain: str, cfg: dict, settings: dict, tc, data_root: str | Pat
 def training_videos(stem: Path, data_root: Path, split: int | None, domain: str) -> np.ndarray:
     """Positions, in a labelled dataset's percept array, of the videos `split` trains on: a model
     pretrained on them never saw that split's test (or unused) videos, even without labels."""
-    from videolstm.finetune.data import read_index
+    from videolstm.finetune.data import read_labelled_videos
     from videolstm.video.arrays import json_path, load_meta
 
     if split is None:
@@ -224,6 +224,6 @@ def training_videos(stem: Path, data_root: Path, split: int | None, domain: str)
     if not dataset or videos is None:
         raise UserError(f"{meta_path} does not name its dataset and videos; cannot keep only the "
                         f"training videos of split {split} (data.videos: train)")
-    index = read_index(data_root / "data" / "index" / f"{dataset}.csv")
+    index = read_labelled_videos(data_root / "data" / "index" / f"{dataset}.csv")
     role = dict(zip(index.videos, index.splits[split], strict=True))
     return np.array([i for i, v in enumerate(videos) if role.get(v) == "train"], dtype=np.int64)

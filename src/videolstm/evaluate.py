@@ -41,11 +41,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from videolstm.errors import UserError
 from videolstm.io import load_npy
+from videolstm.models import frame_losses
 from videolstm.moving_mnist import check_set
 
 SSIM_K1, SSIM_K2 = 0.01, 0.03
@@ -167,12 +167,8 @@ def protocol_metrics(pred: Tensor, target: Tensor, size: int) -> dict[str, Tenso
 
 
 def _frame_losses(logits: Tensor, target: Tensor, output: str) -> Tensor:
-    """Per-frame loss (T, B): cross entropy or squared error summed over the frame."""
-    if output == "sigmoid":
-        per = F.binary_cross_entropy_with_logits(logits.double(), target.double(), reduction="none")
-    else:
-        per = (logits.double() - target.double()) ** 2
-    return per.sum(-1)
+    """Per-frame loss (T, B) in float64 (models.frame_losses)."""
+    return frame_losses(logits, target, output, torch.float64)
 
 
 def iter_batches(frames: np.ndarray, batch_size: int) -> Iterator[Tensor]:

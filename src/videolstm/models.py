@@ -149,13 +149,21 @@ class Decoder(nn.Module):
         return torch.stack(logits), torch.stack(hiddens)
 
 
+def frame_losses(logits: Tensor, target: Tensor, output: str,
+                 dtype: torch.dtype = torch.float32) -> Tensor:
+    """Per-frame losses (T, B): Bernoulli cross entropy (sigmoid outputs) or squared error
+    (linear outputs) summed over a frame's dimensions, computed in `dtype` (evaluation: float64)."""
+    if output == "sigmoid":
+        per = F.binary_cross_entropy_with_logits(logits.to(dtype), target.to(dtype),
+                                                 reduction="none")
+    else:
+        per = (logits.to(dtype) - target.to(dtype)) ** 2
+    return per.sum(-1)
+
+
 def frame_loss(logits: Tensor, target: Tensor, output: str) -> Tensor:
     """Loss summed over a frame's dimensions, averaged over frames and sequences."""
-    if output == "sigmoid":
-        per = F.binary_cross_entropy_with_logits(logits.float(), target.float(), reduction="none")
-    else:
-        per = (logits.float() - target.float()) ** 2
-    return per.sum(-1).mean()
+    return frame_losses(logits, target, output).mean()
 
 
 class Seq2Seq(nn.Module):

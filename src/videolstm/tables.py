@@ -90,6 +90,13 @@ def _fmt(value: float, decimals: int, signed: bool = False) -> str:
     return text
 
 
+def provenance(cfg: Mapping[str, Any], extractor: str, **extra: Any) -> dict[str, Any]:
+    """A table's provenance from a run's settings: config name, data source, percept extractor
+    and any extra fields (splits, digits, skipped videos...)."""
+    return {"config": cfg.get("config_name", "unknown"),
+            "data_source": cfg.get("data_source", "unknown"), "extractor": extractor, **extra}
+
+
 def _provenance(provenance: Mapping[str, Any]) -> dict[str, str]:
     prov = {str(k): "" if v is None else str(v) for k, v in provenance.items()}
     if "config" not in prov and "config_name" in prov:

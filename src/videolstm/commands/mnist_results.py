@@ -72,8 +72,9 @@ def _provenance(cfg: dict, **extra) -> dict:
     for key in ("config_name", "data_source"):
         if key not in cfg:
             raise UserError(f"--cfg lacks '{key}'")
-    return {"config": cfg["config_name"], "data_source": cfg["data_source"],
-            "extractor": "none (Moving MNIST pixels)", **extra}
+    from videolstm.tables import provenance
+
+    return provenance(cfg, "none (Moving MNIST pixels)", **extra)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -53,7 +53,9 @@ class LabelledVideos:
         return len(self.class_names)
 
 
-def read_index(path: str | Path) -> LabelledVideos:
+def read_labelled_videos(path: str | Path) -> LabelledVideos:
+    """The ok videos of a video index CSV as labelled videos (the index itself, as a table:
+    videolstm.video.index.read_index)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"video index {path} does not exist; build it first (the video phase)")

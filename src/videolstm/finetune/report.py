@@ -18,7 +18,7 @@ from videolstm.errors import UserError
 from videolstm.finetune.sweep import BASELINE, SINGLE_FRAME
 from videolstm.io import atomic_write_bytes, atomic_write_text
 from videolstm.models import VARIANT_TITLES
-from videolstm.tables import paper_numbers, write_table
+from videolstm.tables import paper_numbers, provenance, write_table
 
 DATASET_TITLES = {"ucf101": "UCF-101", "hmdb51": "HMDB-51"}
 TABLE3_ROWS = {BASELINE: "Baseline LSTM", **{k: v for k, v in VARIANT_TITLES.items()
@@ -77,15 +77,9 @@ def _frame(cells) -> pd.DataFrame:
 
 
 def _provenance(runs: pd.DataFrame, cfg: dict, skipped: int | None) -> dict:
-    prov = {
-        "config": cfg.get("config_name", "unknown"),
-        "data_source": cfg.get("data_source", "unknown"),
-        "extractor": "; ".join(sorted(set(runs["extractor"].astype(str)))),
-        "splits": ",".join(str(s) for s in sorted(set(runs["split"]))),
-    }
-    if skipped is not None:
-        prov["skipped_videos"] = skipped
-    return prov
+    extra = {} if skipped is None else {"skipped_videos": skipped}
+    return provenance(cfg, "; ".join(sorted(set(runs["extractor"].astype(str)))),
+                      splits=",".join(str(s) for s in sorted(set(runs["split"]))), **extra)
 
 
 FLOW_COLUMN = "UCF-101 1-frame flow"

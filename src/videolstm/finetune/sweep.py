@@ -30,7 +30,7 @@ from videolstm.finetune.data import (
     Percepts,
     _seed,
     balanced_sample,
-    read_index,
+    read_labelled_videos,
     read_percepts,
     split_test_videos,
     validation_videos,
@@ -152,7 +152,7 @@ def run_split(
     ft = cfg["finetune"]
     seed = int(cfg.get("seed", 0))
     device = pick_device(cfg.get("device", "auto"))
-    data = read_index(index_csv)
+    data = read_labelled_videos(index_csv)
     test = split_test_videos(data, split)
     if len(test) == 0:
         raise UserError(f"{index_csv}: split {split} has no test videos with status ok")

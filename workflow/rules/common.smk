@@ -335,12 +335,13 @@ PHASE_DIRS = {
 
 
 def paper_tables(wildcards=None):
-    """Every table CSV among the final targets (the claims are verdicts, not table cells): DVC's
-    metrics are collected from them."""
+    """Every table CSV of the paper among the final targets (the claims and the controls are
+    verdicts, not table cells): DVC's metrics are collected from them."""
+    verdicts = set(claims_targets()) | {f"{RESULTS}/tables/controls.csv"}
     return sorted(
         t
         for t in all_targets()
-        if t.startswith(f"{RESULTS}/tables/") and t.endswith(".csv") and t not in claims_targets()
+        if t.startswith(f"{RESULTS}/tables/") and t.endswith(".csv") and t not in verdicts
     )
 
 

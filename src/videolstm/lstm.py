@@ -19,6 +19,7 @@ import contextlib
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 State = tuple[Tensor, Tensor]
@@ -220,9 +221,9 @@ class PeepholeLSTM(nn.Module):
         """Input projection of every step at once: (T, B, D) -> (T, B, 4H), bias included."""
         if self.input_dim == 0:
             return self.bias.expand(x.shape[0], x.shape[1], -1)
-        return torch.addmm(self.bias, x.reshape(-1, self.input_dim), self.weight_ih.t()).view(
-            x.shape[0], x.shape[1], -1
-        )
+        # F.linear takes the weight itself, not a transposed view: autocast caches its bf16 copy
+        # for the whole forward (a view is cast again at every call, e.g. every decoding step)
+        return F.linear(x, self.weight_ih, self.bias)
 
     def step(self, gx: Tensor, state: State) -> State:
         """One step from the precomputed input projection gx (B, 4H)."""

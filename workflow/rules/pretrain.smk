@@ -18,6 +18,8 @@ rule pretrain:
     benchmark:
         f"{BENCH}/pretrain/{{domain}}/{{run}}.tsv"
     threads: 1
+    # the long Moving MNIST runs first, so that the short jobs fill the other core beside them
+    priority: lambda wildcards: 10 if wildcards.domain == "mnist" else 0
     resources:
         gpu=1,
         mem_mb=4000,

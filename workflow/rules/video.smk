@@ -21,8 +21,9 @@ wildcard_constraints:
 OPTIONAL_TARGETS.append(partial(video_wf.targets, config, RESULTS))
 
 
-# priority 20: the two-thread video jobs are short and need every core of a 2-core machine;
-# run first, they do not leave a core idle waiting for the long single-thread pretraining to end
+# priority 50 (above two Moving MNIST runs, 10 + 10, in the scheduler's sum): the two-thread video
+# jobs are short and need every core of a 2-core machine; run first, they do not leave a core idle
+# waiting for the long single-thread pretraining runs to end
 rule video_synth:
     input:
         cfg=cfg_file("video"),
@@ -33,7 +34,7 @@ rule video_synth:
     benchmark:
         f"{BENCH}/video/synth_{{synthset}}.tsv"
     threads: 2
-    priority: 20
+    priority: 50
     resources:
         mem_mb=1000,
     conda:
@@ -56,7 +57,7 @@ rule video_index:
     benchmark:
         f"{BENCH}/video/index_{{labelled}}.tsv"
     threads: 2
-    priority: 20
+    priority: 50
     resources:
         mem_mb=2000,
     conda:
@@ -79,7 +80,7 @@ rule video_clips:
     benchmark:
         f"{BENCH}/video/clips.tsv"
     threads: 2
-    priority: 20
+    priority: 50
     resources:
         mem_mb=2000,
     conda:
@@ -129,7 +130,7 @@ rule video_percepts_rgb:
     benchmark:
         f"{BENCH}/video/percepts_{{dataset}}_rgb.tsv"
     threads: 2
-    priority: 20
+    priority: 50
     resources:
         gpu=1,
         mem_mb=6000,
@@ -155,7 +156,7 @@ rule video_flow:
     benchmark:
         f"{BENCH}/video/flow_{{dataset}}.tsv"
     threads: 2
-    priority: 20
+    priority: 50
     resources:
         mem_mb=2000,
     conda:

@@ -173,7 +173,8 @@ OPT_STATES = {"sgd": 1, "rmsprop": 1, "adam": 2}
 
 def make_plan(cfg: dict, results: str | Path | None = None) -> Plan:
     """Every stage the configuration runs, with its disk and FLOPs (module docstring)."""
-    from videolstm.finetune.sweep import plan_runs, stream_domain
+    from videolstm.finetune import controls
+    from videolstm.finetune.sweep import MAIN_STREAM, plan_runs, stream_domain
     from videolstm.models import ModelConfig
     from videolstm.train import labreport_domain, model_config_for, resolve_run
     from videolstm.video.scope import is_split_scoped, percept_kind
@@ -274,6 +275,15 @@ def make_plan(cfg: dict, results: str | Path | None = None) -> Plan:
                                        step * lstm.get("steps", 200) * n * rates,
                                        f"{n} runs x {rates} learning rates x {lstm.get('steps')} "
                                        "steps"))
+                if stream == MAIN_STREAM and d in controls.settings(ft)["datasets"] and ft.get(
+                        "controls"):
+                    ctl = controls.settings(ft)
+                    n = sum(r.init != "single_frame" for r in controls.control_runs(ft)) * len(
+                        ctl["splits"])
+                    plan.items.append(Item("finetune", f"{d} {stream} controls' LSTM classifiers",
+                                           0.0, step * lstm.get("steps", 200) * n * rates,
+                                           f"{n} runs x {rates} learning rates x "
+                                           f"{lstm.get('steps')} steps"))
     return plan
 
 

@@ -275,9 +275,8 @@ def make_plan(cfg: dict, results: str | Path | None = None) -> Plan:
                                        step * lstm.get("steps", 200) * n * rates,
                                        f"{n} runs x {rates} learning rates x {lstm.get('steps')} "
                                        "steps"))
-                if stream == MAIN_STREAM and d in controls.settings(ft)["datasets"] and ft.get(
-                        "controls"):
-                    ctl = controls.settings(ft)
+                ctl = controls.settings(ft)
+                if stream == MAIN_STREAM and d in ctl.get("datasets", []):
                     n = sum(r.init != "single_frame" for r in controls.control_runs(ft)) * len(
                         ctl["splits"])
                     plan.items.append(Item("finetune", f"{d} {stream} controls' LSTM classifiers",

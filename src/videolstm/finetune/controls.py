@@ -27,14 +27,13 @@ import pandas as pd
 from videolstm.finetune.sweep import BASELINE, MAIN_STREAM, SHUFFLED, SINGLE_FRAME, Run
 from videolstm.io import atomic_write_text
 
-DEFAULTS = {"datasets": ["ucf101"], "splits": [1, 2, 3], "samples": 5, "sizes": [1, 2],
-            "min_gain": 10.0}
 COLUMNS = ["control", "dataset", "compared", "reference", "size", "compared_acc", "reference_acc",
            "effect", "spread", "criterion", "verdict", "splits", "samples"]
 
 
 def settings(ft: dict) -> dict:
-    return {**DEFAULTS, **(ft.get("controls") or {})}
+    """finetune.controls (its values live in config/config.yaml; the schema requires them all)."""
+    return ft.get("controls") or {}
 
 
 def control_runs(ft: dict) -> list[Run]:

@@ -216,11 +216,11 @@ def validation_for(vcfg: dict | None, data: LabelledVideos, split: int, seed: in
     """finetune.validation: the split's held-out training videos and the check interval."""
     if not vcfg:
         return None
-    videos = validation_videos(data, split, int(vcfg.get("per_class", 1)), seed, dataset)
+    videos = validation_videos(data, split, int(vcfg["per_class"]), seed, dataset)
     if len(videos) == 0:
         raise UserError(f"{dataset} split {split}: no training video can be held out for "
                         "validation (finetune.validation); every class has one at most")
-    return engine.Validation(videos, int(vcfg.get("every", 25)))
+    return engine.Validation(videos, int(vcfg["every"]))
 
 
 def _train_eval(part: list[Run], ctx: SplitContext, scfg: dict, percepts: Percepts,

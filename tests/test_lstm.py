@@ -174,3 +174,24 @@ def test_stacked_step_equals_forward(cell):
         y, states = stack.step(x[t], states)
         torch.testing.assert_close(y, out[t])
     torch.testing.assert_close(states[1][1], final[1][1])
+
+
+def test_torch_cell_never_runs_in_float16_under_autocast():
+    """Autocast sends RNNs to float16; the `torch` cell runs bf16 under bf16 autocast, float32
+    under float16 autocast, the input's dtype without autocast, and its gradients reach the
+    float32 parameters."""
+    from videolstm.lstm import TorchLSTM
+
+    torch.manual_seed(0)
+    layer = TorchLSTM(4, 3)
+    x = torch.randn(5, 2, 4)
+    want, _ = layer(x)
+    assert want.dtype == torch.float32
+    for dtype, expect in ((torch.bfloat16, torch.bfloat16), (torch.float16, torch.float32)):
+        with torch.autocast("cpu", dtype=dtype):
+            out, (h, c) = layer(x)
+        assert out.dtype == expect
+        torch.testing.assert_close(out.float(), want, atol=3e-2 if expect == torch.bfloat16 else 0, rtol=0)
+        layer.zero_grad()
+        out.float().square().sum().backward()
+        assert layer.lstm.weight_hh_l0.grad is not None and layer.lstm.weight_hh_l0.grad.dtype == torch.float32

@@ -164,6 +164,28 @@ def test_nan_guard_stops_and_keeps_last_good_checkpoint(tiny_config, tmp_path):
     assert all(torch.isfinite(v).all() for v in state["state_dict"].values())
 
 
+def test_nan_guard_without_a_sync_every_step_names_the_same_first_bad_step(tiny_config, tmp_path):
+    """The guard reads the device only at log/eval/checkpoint steps, yet reports the step where
+    the loss first went bad, and no checkpoint of that step or later exists."""
+    import re
+
+    make_arrays(tiny_config, tmp_path)
+    steps = {}
+    for every in (1, 7):
+        tiny_config["pretrain"]["defaults"].update(
+            optimizer="sgd", lr=1e30, clip=None, momentum=0.0, steps=50,
+            checkpoint_every=every, log_every=every, eval_every=every)
+        with pytest.raises(UserError, match=r"training loss became") as err:
+            train(tiny_config, "patches", "composite", tmp_path / f"out{every}", data_root=tmp_path)
+        steps[every] = int(re.search(r"at step (\d+)", str(err.value)).group(1))
+        last = tmp_path / f"out{every}" / "last.pt"
+        if last.exists():
+            state = checkpoint.load(last)
+            assert state["step"] < steps[every]
+            assert all(torch.isfinite(v).all() for v in state["state_dict"].values())
+    assert steps[1] == steps[7]
+
+
 def test_sequence_eval_on_arrays(tiny_config, tmp_path):
     from videolstm.cli import main
 

@@ -1,6 +1,7 @@
 """Training batches for pretraining: Moving MNIST on the fly, or windows of stored frame arrays.
 
-A source yields (x_in, x_future) float tensors, time first: (n_in, B, D) and (n_future, B, D).
+A source yields (x_in, x_future) tensors, time first: (n_in, B, D) and (n_future, B, D): float32
+for Moving MNIST, the stored float16 for arrays (cast to float32 on the training device).
 Its whole random state is one numpy Generator, saved in checkpoints, so a resumed run draws the
 same batches as an uninterrupted one. `valid_batches()` gives the same fixed batches every time.
 Under data-parallel training every rank draws the whole global batch's random choices from the
@@ -22,6 +23,7 @@ from videolstm.errors import UserError
 from videolstm.io import load_npy
 from videolstm.mnist import digit_splits
 from videolstm.moving_mnist import GeneratorConfig, MovingMNIST, to_float
+from videolstm.prefetch import host_buffer
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -132,7 +134,9 @@ class ArraySource:
     """Windows of n_in + n_future consecutive frames from sequences in stored arrays."""
 
     def __init__(self, stems: list[Path], settings: dict, batch_size: int, seed: int,
-                 valid_fraction: float = 0.1, keep: list[np.ndarray | None] | None = None) -> None:
+                 valid_fraction: float = 0.1, keep: list[np.ndarray | None] | None = None,
+                 device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
         self.n_in, self.n_future = settings["n_in"], settings["n_future"]
         self.length = self.n_in + self.n_future
         self.batch_size = batch_size
@@ -172,8 +176,11 @@ class ArraySource:
         return self._identity
 
     def _gather(self, picks: list[tuple[int, int]]) -> Batch:
-        x = np.stack([self.arrays[a][o : o + self.length] for a, o in picks], axis=1)
-        x = torch.from_numpy(x.astype(np.float32))
+        """Windows in the stored float16 (float32 for other stored types), in a host buffer that
+        is pinned for a GPU: half the bytes cross, and the training loop casts on the device."""
+        dtype = torch.float16 if all(a.dtype == np.float16 for a in self.arrays) else torch.float32
+        x = host_buffer((self.length, len(picks), self.input_dim), dtype, self.device)
+        np.stack([self.arrays[a][o : o + self.length] for a, o in picks], axis=1, out=x.numpy())
         return x[: self.n_in], x[self.n_in :]
 
     def next_batch(self) -> Batch:
@@ -196,7 +203,8 @@ class ArraySource:
         self.rng.bit_generator.state = state
 
 
-def make_source(domain: str, cfg: dict, settings: dict, tc, data_root: str | Path):
+def make_source(domain: str, cfg: dict, settings: dict, tc, data_root: str | Path,
+                device: torch.device | str = "cpu"):
     if domain in ("mnist", "labreport"):
         return MovingMNISTSource(cfg, settings, tc.batch_size, tc.seed)
     data = settings.get("data") or {}
@@ -207,7 +215,8 @@ def make_source(domain: str, cfg: dict, settings: dict, tc, data_root: str | Pat
     keep = None
     if data.get("videos", "all") == "train":
         keep = [training_videos(p, Path(data_root), data.get("split"), domain) for p in paths]
-    return ArraySource(paths, settings, tc.batch_size, tc.seed, data.get("valid_fraction", 0.1), keep)
+    return ArraySource(paths, settings, tc.batch_size, tc.seed, data.get("valid_fraction", 0.1), keep,
+                       device)
 
 
 def training_videos(stem: Path, data_root: Path, split: int | None, domain: str) -> np.ndarray:

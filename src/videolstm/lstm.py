@@ -244,6 +244,15 @@ class PeepholeLSTM(nn.Module):
         return out, (h, c)
 
 
+def torch_cell_dtype(x: Tensor) -> torch.dtype:
+    """The `torch` cell's compute dtype: bf16 under bf16 autocast, never float16 (autocast's
+    choice for RNNs), else x's float dtype."""
+    device = x.device.type
+    if device != "meta" and torch.is_autocast_enabled(device):
+        return torch.bfloat16 if torch.get_autocast_dtype(device) == torch.bfloat16 else torch.float32
+    return x.dtype if x.dtype.is_floating_point else torch.float32
+
+
 class TorchLSTM(nn.Module):
     """`torch.nn.LSTM` layer (cuDNN on GPU; no peepholes), same interface as PeepholeLSTM."""
 
@@ -271,7 +280,14 @@ class TorchLSTM(nn.Module):
         if state is None:
             state = self.zero_state(x.shape[1], x)
         h, c = state
-        out, (h, c) = self.lstm(self._input(x), (h[None].to(x.dtype), c[None].to(x.dtype)))
+        # autocast would run cuDNN's LSTM in float16 whatever autocast's dtype (and without a
+        # loss scaler here): instead it runs in bf16 under bf16 autocast (amp: true) and in
+        # float32 otherwise, with the weights cast differentiably
+        dtype = torch_cell_dtype(x)
+        with _no_autocast(x.device.type):
+            weights = {k: v.to(dtype) for k, v in self.lstm.named_parameters()}
+            out, (h, c) = torch.func.functional_call(
+                self.lstm, weights, (self._input(x).to(dtype), (h[None].to(dtype), c[None].to(dtype))))
         return out, (h[0], c[0])
 
 

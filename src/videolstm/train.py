@@ -32,6 +32,7 @@ from videolstm.devices import pick_device
 from videolstm.errors import UserError
 from videolstm.io import atomic_write_json, atomic_write_text
 from videolstm.models import ModelConfig, build_model
+from videolstm.prefetch import to_device_float
 
 
 @dataclass
@@ -217,7 +218,8 @@ def evaluate(model: torch.nn.Module, batches, device: torch.device) -> dict[str,
     sums: dict[str, float] = {}
     n = 0
     for x_in, x_future in batches:
-        losses = model.losses(x_in.to(device), x_future.to(device), teacher_forcing=False)
+        losses = model.losses(to_device_float(x_in, device), to_device_float(x_future, device),
+                              teacher_forcing=False)
         b = x_in.shape[1]
         for k, v in losses.items():
             sums[k] = sums.get(k, 0.0) + float(v) * b
@@ -303,7 +305,7 @@ def _build(cfg: dict, domain: str, run: str, data_root, ctx, device: torch.devic
     """The run's settings, data stream (this rank's shard), model and optimiser."""
     variant, tc, settings = resolve_run(cfg["pretrain"], domain, run)
     torch.manual_seed(tc.seed)
-    source = make_source(domain, cfg, settings, tc, data_root)
+    source = make_source(domain, cfg, settings, tc, data_root, device)
     source.set_shard(*ctx.shard(tc.batch_size))  # this rank's slice of the global batch
     extra = {}
     if variant == "convlstm":
@@ -357,10 +359,11 @@ def _loop(r: _Run, ctx, device: torch.device, last: Path, max_steps: int | None)
     bar = tqdm(total=tc.steps, initial=r.step, desc=f"{r.domain}/{r.run}", file=sys.stderr,
                mininterval=2.0, dynamic_ncols=True, disable=not ctx.main)
     t0, seen = time.perf_counter(), 0
+    guard = _FiniteGuard(device)
     r.model.train()
     while r.step < end:
         x_in, x_future = r.source.next_batch()
-        x_in, x_future = x_in.to(device, non_blocking=True), x_future.to(device, non_blocking=True)
+        x_in, x_future = to_device_float(x_in, device), to_device_float(x_future, device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             losses = forward(x_in, x_future)
         # losses of the global batch (all ranks agree) and this rank's share to backpropagate
@@ -368,13 +371,7 @@ def _loop(r: _Run, ctx, device: torch.device, last: Path, max_steps: int | None)
             losses, x_in.shape[1], tc.batch_size, ctx,
             objective(losses, r.mcfg, tc.loss_reduction, tc.batch_size))  # the global batch
         loss = losses["total"]
-        if not torch.isfinite(loss):
-            raise UserError(
-                f"{r.domain}/{r.run}: the training loss became {float(loss.detach())} at step "
-                f"{r.step + 1}; stopped. The last good checkpoint is "
-                f"{last if last.exists() else '(none yet)'}. Lower pretrain lr or set clip, then "
-                "rerun (it resumes from last.pt)"
-            )
+        guard.record(loss)
         r.opt.zero_grad(set_to_none=True)
         local_loss.backward()
         if tc.clip is not None and tc.optimizer != "sgd":
@@ -382,6 +379,9 @@ def _loop(r: _Run, ctx, device: torch.device, last: Path, max_steps: int | None)
         r.opt.step()
         r.step += 1
         seen += tc.batch_size  # the global batch
+        if (r.step % tc.log_every == 0 or r.step % tc.eval_every == 0
+                or r.step % tc.checkpoint_every == 0 or r.step in (tc.steps, end)):
+            guard.check(r, last)  # before anything is logged, evaluated or saved
         if r.step % tc.log_every == 0 or r.step == tc.steps:
             r.rows.append({"step": r.step, "split": "train",
                            **{k: float(v.detach()) for k, v in losses.items()}})
@@ -395,3 +395,32 @@ def _loop(r: _Run, ctx, device: torch.device, last: Path, max_steps: int | None)
             ckpt_io.save(last, r.payload())
     bar.close()
     return seen, time.perf_counter() - t0
+
+
+class _FiniteGuard:
+    """Watches the training loss for nan/inf without a device sync every step (on a GPU each
+    sync stalls the launch queue): the first bad step and its loss are kept on the device and
+    read at log, evaluation and checkpoint steps, so a run stops before it writes a checkpoint
+    (or a metric) of non-finite weights."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.count = torch.zeros((), dtype=torch.long, device=device)
+        self.first_bad = torch.zeros((), dtype=torch.long, device=device)  # 0: none yet
+        self.bad_loss = torch.zeros((), dtype=torch.float32, device=device)
+
+    def record(self, loss: torch.Tensor) -> None:
+        self.count += 1
+        new = ~torch.isfinite(loss.detach()) & (self.first_bad == 0)
+        self.first_bad = torch.where(new, self.count, self.first_bad)
+        self.bad_loss = torch.where(new, loss.detach().float(), self.bad_loss)
+
+    def check(self, r: _Run, last: Path) -> None:
+        first = int(self.first_bad)  # the one sync
+        if first:
+            step = r.step - int(self.count) + first
+            raise UserError(
+                f"{r.domain}/{r.run}: the training loss became {float(self.bad_loss)} at step "
+                f"{step}; stopped. The last good checkpoint is "
+                f"{last if last.exists() else '(none yet)'}. Lower pretrain lr or set clip, then "
+                "rerun (it resumes from last.pt)"
+            )

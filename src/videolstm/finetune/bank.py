@@ -53,8 +53,10 @@ class LSTMBank(nn.Module):
         layers: int,
         classes: int,
         peephole: bool = True,
+        device: torch.device | str = "cpu",
     ) -> None:
         super().__init__()
+        z = {"device": device}  # built where it trains: no host copy of a paper-scale bank
         self.runs, self.input_dim, self.hidden = runs, input_dim, hidden
         self.num_layers, self.classes, self.peephole = layers, classes, peephole
         self.w_ih = nn.ParameterList()
@@ -63,12 +65,12 @@ class LSTMBank(nn.Module):
         self.peep = nn.ParameterList()
         for k in range(layers):
             d = input_dim if k == 0 else hidden
-            self.w_ih.append(nn.Parameter(torch.zeros(runs, 4 * hidden, d)))
-            self.w_hh.append(nn.Parameter(torch.zeros(runs, 4 * hidden, hidden)))
-            self.bias.append(nn.Parameter(torch.zeros(runs, 4 * hidden)))
-            self.peep.append(nn.Parameter(torch.zeros(runs, 3, hidden), requires_grad=peephole))
-        self.head_w = nn.Parameter(torch.zeros(runs, classes, hidden))
-        self.head_b = nn.Parameter(torch.zeros(runs, classes))
+            self.w_ih.append(nn.Parameter(torch.zeros(runs, 4 * hidden, d, **z)))
+            self.w_hh.append(nn.Parameter(torch.zeros(runs, 4 * hidden, hidden, **z)))
+            self.bias.append(nn.Parameter(torch.zeros(runs, 4 * hidden, **z)))
+            self.peep.append(nn.Parameter(torch.zeros(runs, 3, hidden, **z), requires_grad=peephole))
+        self.head_w = nn.Parameter(torch.zeros(runs, classes, hidden, **z))
+        self.head_b = nn.Parameter(torch.zeros(runs, classes, **z))
 
     # ---- initialisation -------------------------------------------------------------------
     @torch.no_grad()
@@ -171,11 +173,11 @@ class LSTMBank(nn.Module):
 class LinearBank(nn.Module):
     """R multinomial logistic regressions: x (R, N, D) or shared (N, D) -> logits (R, N, C)."""
 
-    def __init__(self, runs: int, input_dim: int, classes: int) -> None:
+    def __init__(self, runs: int, input_dim: int, classes: int, device: torch.device | str = "cpu") -> None:
         super().__init__()
         self.runs, self.input_dim, self.classes = runs, input_dim, classes
-        self.weight = nn.Parameter(torch.zeros(runs, classes, input_dim))
-        self.bias = nn.Parameter(torch.zeros(runs, classes))
+        self.weight = nn.Parameter(torch.zeros(runs, classes, input_dim, device=device))
+        self.bias = nn.Parameter(torch.zeros(runs, classes, device=device))
 
     @torch.no_grad()
     def init_run(self, r: int, generator: torch.Generator) -> None:

@@ -11,6 +11,8 @@ on single frames whose probabilities are averaged over all frames of the video.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +23,7 @@ from torch import Tensor
 from videolstm.config import known_fields
 from videolstm.finetune.bank import LinearBank, LSTMBank
 from videolstm.finetune.data import Percepts, eval_blocks, frame_indices
+from videolstm.finetune.frames import FrameSource
 from videolstm.lstm import StackedLSTM
 
 
@@ -50,32 +53,6 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict | None) -> TrainConfig:
         return cls(**known_fields(cls, d, "finetune.lstm / finetune.single_frame"))
-
-
-class FrameSource:
-    """Gathers frames by global index, from RAM (small arrays) or the memory map."""
-
-    def __init__(self, percepts: Percepts, device: torch.device, preload_mb: float = 2048):
-        self.percepts = percepts
-        self.device = device
-        nbytes = percepts.frames.shape[0] * percepts.frames.shape[1] * 4
-        self.table = (
-            torch.from_numpy(np.asarray(percepts.frames, dtype=np.float32)).to(device)
-            if nbytes <= preload_mb * 2**20
-            else None
-        )
-
-    def __call__(self, idx: np.ndarray) -> Tensor:
-        if self.table is not None:
-            flat = torch.from_numpy(idx.reshape(-1)).to(self.device)
-            out = self.table.index_select(0, flat)
-        else:
-            flat = idx.reshape(-1)
-            order = np.argsort(flat, kind="stable")  # sorted reads from the memory map
-            rows = np.empty((flat.size, self.percepts.dim), dtype=np.float32)
-            rows[order] = self.percepts.frames[flat[order]]
-            out = torch.from_numpy(rows).to(self.device)
-        return out.view(*idx.shape, -1)
 
 
 @dataclass
@@ -175,7 +152,7 @@ def train_lstm_group(
     labels: np.ndarray,
     n_classes: int,
     train_sets: list[np.ndarray],
-    encoders: list[StackedLSTM],
+    encoders: Iterable[StackedLSTM],
     seeds: list[int],
     cfg: TrainConfig,
     device: torch.device | str = "cpu",
@@ -183,27 +160,30 @@ def train_lstm_group(
     validation: Validation | None = None,
 ) -> LSTMBank:
     """Train one LSTM classifier per (train set, initial encoder, seed), all together; with
-    `validation`, each keeps its parameters of its best validation check."""
+    `validation`, each keeps its parameters of its best validation check. `encoders` may be a
+    generator: each is copied into the bank (built on the device) and can be dropped, so a group
+    of fresh baselines never holds all of them on the host at once."""
     device = torch.device(device)
-    ref = encoders[0]
-    bank = LSTMBank(
-        len(encoders), ref.input_dim, ref.hidden, ref.num_layers, n_classes,
-        peephole=ref.cell == "peephole",
-    )
-    for r, (enc, seed) in enumerate(zip(encoders, seeds, strict=True)):
+    encoders = iter(encoders)
+    ref = next(encoders)
+    R = len(seeds)
+    bank = LSTMBank(R, ref.input_dim, ref.hidden, ref.num_layers, n_classes,
+                    peephole=ref.cell == "peephole", device=device)
+    for r, (enc, seed) in enumerate(zip(itertools.chain([ref], encoders), seeds, strict=True)):
         bank.load_lstm(r, enc)
         bank.init_head(r, torch.Generator().manual_seed(seed))
-    bank.to(device).train()
+    del ref, enc
+    bank.train()
     source = source or FrameSource(percepts, device)
     rngs = [np.random.default_rng(seed) for seed in seeds]
     gens = [torch.Generator(device=device).manual_seed(seed + 1) for seed in seeds]
     opt = _optimizer([p for p in bank.parameters() if p.requires_grad], cfg)
-    R = len(encoders)
     checks, best = _checks(cfg.steps, validation), _Best(bank) if validation else None
-    for step in range(1, cfg.steps + 1):
-        idx, lab = _train_batch(rngs, train_sets, labels, percepts, cfg.block, cfg.batch_size,
-                                cfg.shuffle_time)
-        x = source(idx).permute(0, 2, 1, 3)  # (R, T, B, D)
+    # the draws of every step's windows, in order (run ahead in a thread when streamed)
+    jobs = (_train_batch(rngs, train_sets, labels, percepts, cfg.block, cfg.batch_size,
+                         cfg.shuffle_time) for _ in range(cfg.steps))
+    for step, (x, lab) in enumerate(source.batches(jobs), start=1):
+        x = x.permute(0, 2, 1, 3)  # (R, T, B, D)
         target = torch.from_numpy(lab).to(device)[:, None, :].expand(R, cfg.block, -1)
         _step(bank, opt, bank(x, cfg.dropout, gens), target, R, cfg.clip, cfg.loss_reduction)
         if step in checks:  # evaluation draws no random numbers: training is unchanged by it
@@ -245,9 +225,9 @@ def evaluate_lstm_group(
     if cfg.shuffle_time:  # the same order for every run (a fixed seed): runs stay comparable
         idx = np.random.default_rng(0).permuted(idx, axis=1)
     block_probs = []
-    for s in range(0, len(idx), cfg.eval_chunk):
-        x = source(idx[s:s + cfg.eval_chunk]).transpose(0, 1)  # (T, n, D)
-        block_probs.append(step_average(torch.softmax(bank(x), dim=-1)))
+    chunks = ((idx[s:s + cfg.eval_chunk], None) for s in range(0, len(idx), cfg.eval_chunk))
+    for x, _ in source.batches(chunks):
+        block_probs.append(step_average(torch.softmax(bank(x.transpose(0, 1)), dim=-1)))  # (T, n, D)
     probs = torch.cat(block_probs, dim=1)
     owner_t = torch.from_numpy(owner).to(device)
     y = torch.from_numpy(labels[videos]).to(device)
@@ -267,18 +247,18 @@ def train_frame_group(
     """Single-frame logistic regressions (one per run), trained together on random frames; with
     `validation`, each keeps its parameters of its best validation check."""
     device = torch.device(device)
-    bank = LinearBank(len(seeds), percepts.dim, n_classes)
+    bank = LinearBank(len(seeds), percepts.dim, n_classes, device=device)
     for r, seed in enumerate(seeds):
         bank.init_run(r, torch.Generator().manual_seed(seed))
-    bank.to(device).train()
+    bank.train()
     source = source or FrameSource(percepts, device)
     rngs = [np.random.default_rng(seed) for seed in seeds]
     opt = _optimizer(list(bank.parameters()), cfg)
     R = len(seeds)
     checks, best = _checks(cfg.steps, validation), _Best(bank) if validation else None
-    for step in range(1, cfg.steps + 1):
-        idx, lab = _train_batch(rngs, train_sets, labels, percepts, 1, cfg.batch_size)
-        x = source(idx[..., 0])  # (R, B, D)
+    jobs = ((idx[..., 0], lab) for idx, lab in (  # (R, B) frames
+        _train_batch(rngs, train_sets, labels, percepts, 1, cfg.batch_size) for _ in range(cfg.steps)))
+    for step, (x, lab) in enumerate(source.batches(jobs), start=1):
         _step(bank, opt, bank(x), torch.from_numpy(lab).to(device), R, None, cfg.loss_reduction)
         if step in checks:
             res = evaluate_frame_group(bank.eval(), percepts, validation.videos, labels, cfg, source)
@@ -302,11 +282,9 @@ def evaluate_frame_group(
         [np.arange(percepts.offsets[v], percepts.offsets[v] + lengths[v]) for v in videos]
     )
     owner = np.repeat(np.arange(len(videos)), lengths[videos])
-    chunks = []
     step = cfg.eval_chunk * cfg.block
-    for s in range(0, len(frames), step):
-        chunks.append(torch.softmax(bank(source(frames[s:s + step])), dim=-1))
-    probs = torch.cat(chunks, dim=1)
+    jobs = ((frames[s:s + step], None) for s in range(0, len(frames), step))
+    probs = torch.cat([torch.softmax(bank(x), dim=-1) for x, _ in source.batches(jobs)], dim=1)
     owner_t = torch.from_numpy(owner).to(device)
     y = torch.from_numpy(labels[videos]).to(device)
     video_probs = video_average(probs, owner_t, len(videos))

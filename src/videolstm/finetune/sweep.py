@@ -35,6 +35,7 @@ from videolstm.finetune.data import (
     split_test_videos,
     validation_videos,
 )
+from videolstm.finetune.frames import FrameSource
 from videolstm.lstm import StackedLSTM
 from videolstm.video.scope import SPLIT_SCOPED_KINDS, percept_kind, percept_name
 
@@ -168,7 +169,7 @@ def run_split(
         percepts = read_percepts(Path(percept_dir) / percept_name(scfg["kind"], split), data.videos)
         check_held_out(percepts, data, split, test)
         extractors[stream] = percepts.meta.get("extractor", "unknown")
-        source = engine.FrameSource(percepts, device)
+        source = FrameSource(percepts, device)
         mine = [r for r in runs if r.stream == stream]
         t0 = time.perf_counter()
         for group in (  # one training setup per group
@@ -224,7 +225,7 @@ def validation_for(vcfg: dict | None, data: LabelledVideos, split: int, seed: in
 
 
 def _train_eval(part: list[Run], ctx: SplitContext, scfg: dict, percepts: Percepts,
-                source: engine.FrameSource, sets, seeds, cfg: engine.TrainConfig) -> dict:
+                source: FrameSource, sets, seeds, cfg: engine.TrainConfig) -> dict:
     """Train the group once with cfg; test accuracy and probabilities, and validation scores."""
     data, val = ctx.data, ctx.validation
     if part[0].init == SINGLE_FRAME:
@@ -232,8 +233,8 @@ def _train_eval(part: list[Run], ctx: SplitContext, scfg: dict, percepts: Percep
                                         ctx.device, source, val)
         res = engine.evaluate_frame_group(bank, percepts, ctx.test, data.labels, cfg, source)
     else:
-        encoders = [_encoder_for(r, scfg, percepts.dim, ctx.pretrain_dir, s, ctx.split)
-                    for r, s in zip(part, seeds, strict=True)]
+        encoders = (_encoder_for(r, scfg, percepts.dim, ctx.pretrain_dir, s, ctx.split)
+                    for r, s in zip(part, seeds, strict=True))  # one fresh baseline at a time
         bank = engine.train_lstm_group(percepts, data.labels, data.n_classes, sets, encoders,
                                        seeds, cfg, ctx.device, source, val)
         res = engine.evaluate_lstm_group(bank, percepts, ctx.test, data.labels, cfg, source)
@@ -243,7 +244,7 @@ def _train_eval(part: list[Run], ctx: SplitContext, scfg: dict, percepts: Percep
 
 
 def _run_group(part: list[Run], ctx: SplitContext, scfg: dict, percepts: Percepts,
-               source: engine.FrameSource) -> list[dict]:
+               source: FrameSource) -> list[dict]:
     data, split, seed = ctx.data, ctx.split, ctx.seed
     held = ctx.validation.videos if ctx.validation else None
     sets = [balanced_sample(data, split, r.size or None, r.sample, seed, ctx.dataset, held)

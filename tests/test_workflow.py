@@ -28,6 +28,9 @@ def job_outputs(text):
 def test_dry_run_of_the_whole_dag():
     text = dry_run("--forceall")
     assert "pretrain" in text and "mnist_sets" in text
+    # the embedded configuration keeps the rules' fixed values (resources.from_plan: false)
+    pretrain = [res for rule, _, res in declared_resources(text) if rule == "pretrain"]
+    assert pretrain and all(res["mem_mb"] == "4000" and res["gpu_mem_mb"] == "0" for res in pretrain)
 
 
 def test_dvc_stages_agree_with_snakemake_phases():
@@ -59,11 +62,39 @@ def test_dvc_stages_agree_with_snakemake_phases():
         assert any(out.startswith(f"results/{d}/") for d in phase_dirs[stage]), f"{out} is in the wrong stage {stage}"
 
 
+def declared_resources(text):
+    """(rule, wildcards, resources) of every job of a dry run."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", text):
+        m = re.match(r"(?:local)?rule (\w+):", block)
+        if not m:
+            continue
+        w = re.search(r"^\s+wildcards: (.+)$", block, flags=re.M)
+        r = re.search(r"^\s+resources: (.+)$", block, flags=re.M)
+        wildcards = dict(kv.split("=", 1) for kv in w.group(1).split(", ")) if w else {}
+        res = dict(kv.split("=", 1) for kv in r.group(1).split(", ")) if r else {}
+        jobs.append((m.group(1), wildcards, res))
+    return jobs
+
+
 def test_paper_config_dry_run_plans_but_a_real_run_stops_before_any_job(tmp_path):
-    """A dry run plans a configuration whose data are not there yet; a real run stops at once,
+    """A dry run plans a configuration whose data are not there yet, every model job declaring
+    the memory and time its shapes need (videolstm.job_resources); a real run stops at once,
     naming every missing input, before any job (no output written)."""
+    from videolstm import job_resources
+    from videolstm.config import load_config
+
     text = dry_run("--configfile", "config/paper.yaml", "--config", f"results_dir={tmp_path}/r")
     assert "video_temporal_cnn" in text and "flow_split3" in text
+    cfg = load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "paper.yaml")
+    cfg["results_dir"] = f"{tmp_path}/r"
+    model_jobs = [(rule, w, res) for rule, w, res in declared_resources(text)
+                  if rule in job_resources.MODEL_RULES]
+    assert {rule for rule, _, _ in model_jobs} == set(job_resources.MODEL_RULES)
+    for rule, w, res in model_jobs:
+        want = job_resources.for_rule(cfg, rule, w)
+        got = {k: int(res[k]) for k in ("mem_mb", "gpu_mem_mb", "runtime")}
+        assert got == want and got["gpu_mem_mb"] > 0, (rule, w, got, want)
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "1", "--nolock", "--configfile",
          "config/paper.yaml", "--config", f"results_dir={tmp_path}/r"],

@@ -74,6 +74,11 @@ def check_inputs(config: dict) -> list[str]:
                         "flow kind of percepts.kinds per split (percepts/<dataset>/flow_split{split})")
             if arrays:
                 checked.append(f"pretrain.{name}.data.arrays")
+    if (config.get("resources") or {}).get("from_plan"):
+        from videolstm.job_resources import fit_problems
+
+        problems += fit_problems(config)  # a job that cannot fit its GPU, said before any job
+        checked.append("model jobs fit resources.gpu_mem_gb")
     if problems:
         raise UserError("the configuration names inputs that are not there (nothing was run):\n  "
                         + "\n  ".join(problems))

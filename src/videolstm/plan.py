@@ -168,16 +168,66 @@ def percept_dim(cfg: dict, kind: str) -> int:
     return int(cfg["flow"]["cnn"]["fc6"])
 
 
+def input_dim_of(cfg: dict, domain: str) -> int:
+    """Frame width of a pretraining domain (without any _split suffix)."""
+    if domain in ("mnist", "labreport"):
+        return int(cfg["mnist"].get("generator", {}).get("image_size", 64)) ** 2
+    if domain == "patches":
+        return 3 * int(cfg["patches"]["size"]) ** 2
+    return percept_dim(cfg, domain.removeprefix("percepts_"))
+
+
+def classifier_shape(cfg: dict, stream: str, split: int) -> tuple[int, int, int]:
+    """(input, hidden, layers) of a stream's LSTM classifiers: the shape of the encoder they copy
+    (the stream's pretraining domain), else the stream's own hidden and layers."""
+    from videolstm.finetune.sweep import stream_domain
+    from videolstm.train import resolve_run
+
+    ft, pre = cfg["finetune"], cfg["pretrain"]
+    scfg = ft["streams"][stream]
+    dim = percept_dim(cfg, scfg["kind"])
+    domain = scfg.get("domain")
+    if not domain:
+        return dim, int(scfg.get("hidden", 128)), int(scfg.get("layers", 1))
+    runs_of = pre[domain]["runs"]
+    ref = next((r for r, v in runs_of.items() if v["variant"] == ft.get("pretrained")),
+               next(iter(runs_of)))
+    _, tc, _ = resolve_run(pre, stream_domain(scfg, split), ref)
+    return dim, tc.hidden, tc.layers
+
+
 OPT_STATES = {"sgd": 1, "rmsprop": 1, "adam": 2}
+
+
+def pretrain_runs(cfg: dict) -> list[tuple[str, str]]:
+    """(domain, run) of every pretraining job the configuration runs (per-split domains for
+    each split)."""
+    from videolstm.train import labreport_domain
+    from videolstm.video.scope import is_split_scoped
+
+    parts = set(cfg.get("parts", ["mnist", "labreport", "video"]))
+    pre = cfg["pretrain"]
+    domains = [d for d in ("mnist", "labreport") if d in parts]
+    if "video" in parts:
+        domains += [d for d in ("patches", "percepts_rgb", "percepts_flow", "percepts_flowstack")
+                    if d in pre]
+    splits = (cfg.get("finetune") or {}).get("splits", [1])
+    out = []
+    for base in domains:
+        runs = labreport_domain(pre)["runs"] if base == "labreport" else (pre.get(base) or {}).get("runs", {})
+        scoped = base != "labreport" and is_split_scoped(pre.get(base) or {})
+        out += [(f"{base}_split{s}" if scoped else base, r) for s in (splits if scoped else [None])
+                for r in runs]
+    return out
 
 
 def make_plan(cfg: dict, results: str | Path | None = None) -> Plan:
     """Every stage the configuration runs, with its disk and FLOPs (module docstring)."""
     from videolstm.finetune import controls
-    from videolstm.finetune.sweep import MAIN_STREAM, plan_runs, stream_domain
+    from videolstm.finetune.sweep import MAIN_STREAM, plan_runs
     from videolstm.models import ModelConfig
-    from videolstm.train import labreport_domain, model_config_for, resolve_run
-    from videolstm.video.scope import is_split_scoped, percept_kind
+    from videolstm.train import model_config_for, resolve_run
+    from videolstm.video.scope import percept_kind
     from videolstm.video.temporal_cnn import KINDS as STACK  # flow fields per CNN input
     from videolstm.video.workflow import LABELLED, consumed_percepts, flow_consumers
 
@@ -225,32 +275,20 @@ def make_plan(cfg: dict, results: str | Path | None = None) -> Plan:
                                    f"{dim}-d float16; {source[d]}"))
 
     pre = cfg["pretrain"]
-    domains = [d for d in ("mnist", "labreport") if d in parts]
-    if "video" in parts:
-        domains += [d for d in ("patches", "percepts_rgb", "percepts_flow", "percepts_flowstack")
-                    if d in pre]
-    image = int(cfg["mnist"].get("generator", {}).get("image_size", 64))
-    input_dims = {"mnist": image * image, "labreport": image * image,
-                  "patches": 3 * int(cfg["patches"]["size"]) ** 2,
-                  "percepts_rgb": percept_dim(cfg, "rgb"), "percepts_flow": percept_dim(cfg, "flow"),
-                  "percepts_flowstack": percept_dim(cfg, "flowstack")}
     splits = (cfg.get("finetune") or {}).get("splits", [1])
-    for base in domains:
-        runs = labreport_domain(pre)["runs"] if base == "labreport" else (pre.get(base) or {}).get("runs", {})
-        scoped = base != "labreport" and is_split_scoped(pre.get(base) or {})
-        for domain, run in [(f"{base}_split{s}" if scoped else base, r) for s in
-                            (splits if scoped else [None]) for r in runs]:
-            variant, tc, settings = resolve_run(pre, domain, run)
-            if variant == "convlstm":
-                plan.items.append(Item("pretrain", f"{domain}/{run}", None, None,
-                                       "ConvLSTM: not counted"))
-                continue
-            mcfg: ModelConfig = model_config_for(variant, tc, settings, input_dims[base], {})
-            step, params = pretrain_step(variant, mcfg, tc.batch_size)
-            disk = params * 4 * (1 + OPT_STATES.get(tc.optimizer, 2)) * 2
-            plan.items.append(Item("pretrain", f"{domain}/{run}", disk, step * tc.steps,
-                                   f"{variant} {tc.layers} x {tc.hidden}, {tc.steps} steps x batch "
-                                   f"{tc.batch_size}, {params / 1e6:.1f} M parameters"))
+    for domain, run in pretrain_runs(cfg):
+        base = domain.split("_split")[0]
+        variant, tc, settings = resolve_run(pre, domain, run)
+        if variant == "convlstm":
+            plan.items.append(Item("pretrain", f"{domain}/{run}", None, None,
+                                   "ConvLSTM: not counted"))
+            continue
+        mcfg: ModelConfig = model_config_for(variant, tc, settings, input_dim_of(cfg, base), {})
+        step, params = pretrain_step(variant, mcfg, tc.batch_size)
+        disk = params * 4 * (1 + OPT_STATES.get(tc.optimizer, 2)) * 2
+        plan.items.append(Item("pretrain", f"{domain}/{run}", disk, step * tc.steps,
+                               f"{variant} {tc.layers} x {tc.hidden}, {tc.steps} steps x batch "
+                               f"{tc.batch_size}, {params / 1e6:.1f} M parameters"))
 
     if "video" in parts:
         ft = cfg["finetune"]
@@ -259,14 +297,8 @@ def make_plan(cfg: dict, results: str | Path | None = None) -> Plan:
             runs = plan_runs(ft, d)
             lstm_runs = [r for r in runs if r.init != "single_frame"]
             for stream in sorted({r.stream for r in lstm_runs}):
-                domain = ft["streams"][stream].get("domain") or "percepts_rgb"
-                runs_of = pre[domain]["runs"]
-                ref = next((r for r, v in runs_of.items() if v["variant"] == ft.get("pretrained")),
-                           next(iter(runs_of)))  # the classifier copies the pretrained encoder's shape
-                scoped = stream_domain(ft["streams"][stream], splits[0])
-                _, tc, _ = resolve_run(pre, scoped, ref)
                 classes = dataset_classes(cfg, results, d)
-                step = classifier_step(input_dims[domain], tc.hidden, tc.layers, classes,
+                step = classifier_step(*classifier_shape(cfg, stream, splits[0]), classes,
                                        lstm.get("block", 16), lstm.get("batch_size", 128))
                 n = sum(r.stream == stream for r in lstm_runs) * len(ft["splits"])
                 # with validation, one training per candidate learning rate

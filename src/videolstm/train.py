@@ -203,6 +203,15 @@ def cpu_has_native_bf16() -> bool:
     return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
+def model_extra(cfg: dict, variant: str, input_dim: int) -> dict:
+    """ModelConfig fields beyond the LSTM's: the ConvLSTM's convolution settings."""
+    if variant != "convlstm":
+        return {}
+    conv = cfg["pretrain"].get("labreport", {}).get("convlstm", {})
+    return {"image_size": int(math.isqrt(input_dim)), "conv_channels": conv.get("channels", 16),
+            "conv_kernel": conv.get("kernel", 5), "conv_patch": conv.get("patch", 4)}
+
+
 def model_config_for(variant: str, tc: TrainConfig, settings: dict, input_dim: int, extra: dict) -> ModelConfig:
     return ModelConfig(
         input_dim=input_dim, hidden=tc.hidden, layers=tc.layers, cell=tc.cell, init=tc.init,
@@ -307,12 +316,7 @@ def _build(cfg: dict, domain: str, run: str, data_root, ctx, device: torch.devic
     torch.manual_seed(tc.seed)
     source = make_source(domain, cfg, settings, tc, data_root, device)
     source.set_shard(*ctx.shard(tc.batch_size))  # this rank's slice of the global batch
-    extra = {}
-    if variant == "convlstm":
-        conv = cfg["pretrain"].get("labreport", {}).get("convlstm", {})
-        extra = {"image_size": int(math.isqrt(source.input_dim)), "conv_channels": conv.get("channels", 16),
-                 "conv_kernel": conv.get("kernel", 5), "conv_patch": conv.get("patch", 4)}
-    mcfg = model_config_for(variant, tc, settings, source.input_dim, extra)
+    mcfg = model_config_for(variant, tc, settings, source.input_dim, model_extra(cfg, variant, source.input_dim))
     model = build_model(variant, mcfg).to(device)
     return _Run(cfg, domain, run, variant, tc, mcfg, model, make_optimizer(model, tc), source,
                 source.identity())

@@ -10,6 +10,7 @@ from videolstm.check import onstart_check
 from videolstm.config import SCHEMA_PATH, validate_config
 from videolstm.environment import put_python_bin_first
 from videolstm.io import atomic_write_text
+from videolstm.job_resources import rule_resource
 from videolstm.train import labreport_domain, resolve_run
 from videolstm.video import workflow as video_wf
 from videolstm.video.scope import is_split_scoped, parse_domain
@@ -28,6 +29,11 @@ VIDEO_DOMAINS = ("patches", "percepts_rgb", "percepts_flow", "percepts_flowstack
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 CONDA_ENV = "../../envs/videolstm.yaml"
+
+
+def job_resource(rule, key, fixed):
+    """A model rule's resource: `fixed`, or per job from its model shapes (resources.from_plan)."""
+    return rule_resource(config, rule, key, fixed)
 
 
 def cfg_json(*keys):

@@ -27,8 +27,9 @@ rule finetune:
     threads: 1
     resources:
         gpu=1,
-        mem_mb=4000,
-        runtime=600,
+        mem_mb=job_resource("finetune", "mem_mb", 4000),
+        gpu_mem_mb=job_resource("finetune", "gpu_mem_mb", 0),
+        runtime=job_resource("finetune", "runtime", 600),
     conda:
         CONDA_ENV
     shell:
@@ -56,8 +57,9 @@ rule finetune_controls:
     threads: 1
     resources:
         gpu=1,
-        mem_mb=4000,
-        runtime=600,
+        mem_mb=job_resource("finetune_controls", "mem_mb", 4000),
+        gpu_mem_mb=job_resource("finetune_controls", "gpu_mem_mb", 0),
+        runtime=job_resource("finetune_controls", "runtime", 600),
     conda:
         CONDA_ENV
     shell:

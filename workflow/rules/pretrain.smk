@@ -22,8 +22,9 @@ rule pretrain:
     priority: lambda wildcards: 10 if wildcards.domain == "mnist" else 0
     resources:
         gpu=1,
-        mem_mb=4000,
-        runtime=600,
+        mem_mb=job_resource("pretrain", "mem_mb", 4000),
+        gpu_mem_mb=job_resource("pretrain", "gpu_mem_mb", 0),
+        runtime=job_resource("pretrain", "runtime", 600),
     conda:
         CONDA_ENV
     shell:

@@ -133,7 +133,9 @@ rule video_percepts_rgb:
     priority: 50
     resources:
         gpu=1,
-        mem_mb=6000,
+        mem_mb=job_resource("video_percepts_rgb", "mem_mb", 6000),
+        gpu_mem_mb=job_resource("video_percepts_rgb", "gpu_mem_mb", 0),
+        runtime=job_resource("video_percepts_rgb", "runtime", 600),
     conda:
         CONDA_ENV
     shell:
@@ -181,7 +183,9 @@ rule video_temporal_cnn:
     threads: 1
     resources:
         gpu=1,
-        mem_mb=4000,
+        mem_mb=job_resource("video_temporal_cnn", "mem_mb", 4000),
+        gpu_mem_mb=job_resource("video_temporal_cnn", "gpu_mem_mb", 0),
+        runtime=job_resource("video_temporal_cnn", "runtime", 600),
     conda:
         CONDA_ENV
     shell:
@@ -207,7 +211,9 @@ rule video_percepts_flow:
     threads: 1
     resources:
         gpu=1,
-        mem_mb=4000,
+        mem_mb=job_resource("video_percepts_flow", "mem_mb", 4000),
+        gpu_mem_mb=job_resource("video_percepts_flow", "gpu_mem_mb", 0),
+        runtime=job_resource("video_percepts_flow", "runtime", 600),
     conda:
         CONDA_ENV
     shell:

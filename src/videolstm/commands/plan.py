@@ -43,7 +43,20 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from videolstm import job_resources
     from videolstm.plan import make_plan, render
 
-    print(render(make_plan(_config(args), args.results)), end="")
+    cfg = _config(args)
+    if args.results:
+        cfg = {**cfg, "results_dir": args.results}
+    print(render(make_plan(cfg, args.results)), end="")
+    res = cfg.get("resources") or {}
+    where = (f"a {res['gpu_mem_gb']} GB GPU (resources.gpu_mem_gb)" if job_resources.on_gpu(cfg)
+             else "the CPU (no resources.gpu_mem_gb, or device cpu)")
+    declared = ("declared to the scheduler" if res.get("from_plan")
+                else "resources.from_plan is false: the rules declare fixed values")
+    print(f"\nper model job (one of each shape; sized for {where}; {declared}):")
+    print(job_resources.render_jobs(cfg), end="")
+    for problem in job_resources.fit_problems(cfg):
+        print(f"does not fit: {problem}")
     return 0

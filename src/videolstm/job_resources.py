@@ -1,0 +1,363 @@
+"""What one job needs: host memory (`mem_mb`), device memory (`gpu_mem_mb`) and a time limit
+(`runtime`, minutes), derived from the configuration's model shapes (`resources.from_plan`).
+
+Counted, not timed or guessed:
+- model state: parameters (built on PyTorch's meta device) x 4 bytes x (weights, gradients,
+  optimiser states), plus a bf16 copy of the weights under autocast;
+- activations: the bytes of every tensor autograd saves for the backward pass of one training
+  step, counted on the meta device (in float32: an upper bound under bf16 autocast);
+- inference (percept extraction): the largest input + output of any layer for one batch;
+- classifier banks: `finetune.max_runs_together` runs at once, each with a copy of its best
+  parameters (validation), and the evaluation chunk's activations;
+- percept tables: resident on the device when their float16 bytes fit half of
+  `resources.gpu_mem_gb` (as finetune.frames decides at run time), else streamed.
+Allowances, stated: `HOST_BASE_MB` for a process (an idle videolstm process measured 0.26 GB on
+CPU; a CUDA context adds more, not measured here), `DEVICE_MARGIN` for the allocator's
+fragmentation and library workspaces. With `device: cpu` (or no `resources.gpu_mem_gb`) all of a
+job's memory is host memory.
+
+`runtime` is FLOPs (as `videolstm plan` counts them) divided by `resources.sustained_tflops`,
+what the user's device sustains (measure it with `make bench` on that machine), with a factor of
+2 and 30 minutes of slack; without that number, the configured `resources.runtime_min`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+from videolstm.plan import OPT_STATES
+
+HOST_BASE_MB = 1024
+DEVICE_MARGIN = 1.2  # x the counted bytes, plus DEVICE_SLACK_MB
+DEVICE_SLACK_MB = 512
+MB = 2**20
+
+
+@functools.cache
+def _lstm_model_step(variant: str, mcfg_items: tuple, batch: int, teacher_forcing: bool) -> dict:
+    """Parameters, saved-activation bytes and FLOPs of one pretraining step (meta device)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from videolstm.models import ModelConfig, build_model
+
+    mcfg = ModelConfig(**dict(mcfg_items))
+    with torch.device("meta"):
+        model = build_model(variant, mcfg)
+    x = torch.empty(mcfg.n_in + mcfg.n_future, batch, mcfg.input_dim, device="meta")
+    saved = [0]
+    with FlopCounterMode(display=False) as flops:
+        with torch.autograd.graph.saved_tensors_hooks(_counter(saved), lambda t: t):
+            loss = model.losses(x[: mcfg.n_in], x[mcfg.n_in:], teacher_forcing=teacher_forcing)["total"]
+        loss.backward()
+    return {"params": sum(p.numel() for p in model.parameters()), "saved": saved[0],
+            "flops": float(flops.get_total_flops())}
+
+
+def _counter(total: list):
+    def pack(t):
+        total[0] += t.numel() * t.element_size()
+        return t
+    return pack
+
+
+@functools.cache
+def _classifier_step(dim: int, hidden: int, layers: int, classes: int, block: int, batch: int) -> dict:
+    """One classifier of a bank (LSTM + softmax at every step): parameters, saved bytes, FLOPs."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from videolstm.lstm import StackedLSTM
+
+    with torch.device("meta"):
+        lstm = StackedLSTM(dim, hidden, layers)
+        head = torch.nn.Linear(hidden, classes)
+    x = torch.empty(block, batch, dim, device="meta")
+    saved = [0]
+    with FlopCounterMode(display=False) as flops:
+        with torch.autograd.graph.saved_tensors_hooks(_counter(saved), lambda t: t):
+            loss = head(lstm(x)[0]).sum()
+        loss.backward()
+    params = sum(p.numel() for p in lstm.parameters()) + sum(p.numel() for p in head.parameters())
+    return {"params": params, "saved": saved[0], "flops": float(flops.get_total_flops())}
+
+
+def _peak_inference(model, x) -> int:
+    """The largest input + output bytes of any leaf module in one forward pass (meta)."""
+    peak = [0]
+
+    def hook(module, inputs, output):
+        size = sum(t.numel() * t.element_size() for t in (*inputs, output) if hasattr(t, "numel"))
+        peak[0] = max(peak[0], size)
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    try:
+        model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return peak[0]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def on_gpu(cfg: dict) -> bool:
+    return cfg.get("device", "auto") != "cpu" and bool((cfg.get("resources") or {}).get("gpu_mem_gb"))
+
+
+def _finish(cfg: dict, device_bytes: float, host_bytes: float, flops: float | None,
+            gpu: bool = True) -> dict:
+    """mem_mb, gpu_mem_mb and runtime of a job from its counted bytes and FLOPs."""
+    res = cfg.get("resources") or {}
+    device_mb = math.ceil(device_bytes * DEVICE_MARGIN / MB) + DEVICE_SLACK_MB
+    gpu = gpu and on_gpu(cfg)
+    host_mb = HOST_BASE_MB + math.ceil(host_bytes / MB) + (0 if gpu else device_mb)
+    tflops = res.get("sustained_tflops")
+    if tflops and flops:
+        runtime = math.ceil(2 * flops / (float(tflops) * 1e12) / 60) + 30
+    else:
+        runtime = int(res.get("runtime_min", 60))
+    return {"mem_mb": host_mb, "gpu_mem_mb": device_mb if gpu else 0, "runtime": runtime}
+
+
+def pretrain(cfg: dict, domain: str, run: str) -> dict:
+    """One pretraining run."""
+    from dataclasses import asdict
+
+    from videolstm.plan import input_dim_of
+    from videolstm.train import model_config_for, model_extra, resolve_run
+    from videolstm.video.scope import parse_domain
+
+    variant, tc, settings = resolve_run(cfg["pretrain"], domain, run)
+    base, _ = parse_domain(domain)
+    dim = input_dim_of(cfg, base)
+    batch_bytes = (settings["n_in"] + settings["n_future"]) * tc.batch_size * dim * 4
+    mcfg = model_config_for(variant, tc, settings, dim, model_extra(cfg, variant, dim))
+    step = _lstm_model_step(variant, tuple(sorted(asdict(mcfg).items())), tc.batch_size,
+                            tc.teacher_forcing)
+    state = step["params"] * (4 * (2 + OPT_STATES.get(tc.optimizer, 2)) + (2 if tc.amp else 0))
+    device = state + step["saved"] + batch_bytes
+    return _finish(cfg, device, 2 * batch_bytes, step["flops"] * tc.steps)
+
+
+def finetune(cfg: dict, dataset: str, split: int, controls_runs: bool = False) -> dict:
+    """One fine-tuning job (every classifier of a dataset and split, or the controls')."""
+    from videolstm.finetune import controls
+    from videolstm.finetune.frames import GPU_RESIDENT_FRACTION
+    from videolstm.finetune.sweep import SINGLE_FRAME, plan_runs
+    from videolstm.plan import classifier_shape, dataset_classes, dataset_frames, percept_dim
+
+    ft = cfg["finetune"]
+    lstm = ft["lstm"]
+    runs = controls.control_runs(ft) if controls_runs else plan_runs(ft, dataset)
+    classes = dataset_classes(cfg, _results(cfg), dataset)
+    frames, _ = dataset_frames(cfg, _results(cfg), dataset)
+    block, batch = int(lstm["block"]), int(lstm["batch_size"])
+    rates = len(lstm.get("lrs") or [1]) if ft.get("validation") else 1
+    gpu_bytes = (cfg.get("resources") or {}).get("gpu_mem_gb") or 0
+    device = host = flops = 0.0
+    for stream in sorted({r.stream for r in runs}):
+        mine = [r for r in runs if r.stream == stream and r.init != SINGLE_FRAME]
+        kind = ft["streams"][stream]["kind"]
+        dim, hidden, layers = classifier_shape(cfg, stream, split)
+        step = _classifier_step(dim, hidden, layers, classes, block, batch)
+        together = min(int(ft["max_runs_together"]), max(len(mine), 1))
+        states = 2 + OPT_STATES.get(lstm.get("optimizer", "adam"), 2) + (1 if ft.get("validation") else 0)
+        bank = together * step["params"] * 4 * states
+        train_act = together * (step["saved"] + block * batch * dim * 4)
+        eval_act = together * int(lstm.get("eval_chunk", 512)) * block * (5 * hidden + dim) * 4
+        table = 0.0 if frames is None else frames * percept_dim(cfg, kind) * 2
+        resident = frames is not None and table <= GPU_RESIDENT_FRACTION * gpu_bytes * 2**30
+        n_blocks = 0 if frames is None else frames / int(lstm.get("stride", 8))
+        probs = together * n_blocks * classes * 4
+        device = max(device, bank + max(train_act, eval_act) + probs + (table if resident else 0))
+        # host: the pretrained encoders held for copying, streamed batches prepared ahead
+        host = max(host, step["params"] * 4 * 8 + (0 if resident else 3 * together * block * batch * dim * 2))
+        flops += step["flops"] * int(lstm["steps"]) * len(mine) * rates
+    if not on_gpu(cfg) and frames is not None:
+        host += table  # the CPU path keeps tables up to 2 GB in RAM (finetune.frames)
+    return _finish(cfg, device, host, flops)
+
+
+def rgb_percepts(cfg: dict) -> dict:
+    """VGG16 fc6 (or pixel) percepts of one dataset: inference in batches."""
+    import torch
+
+    from videolstm.video.percepts import build_vgg16
+
+    rgb = cfg["percepts"]["rgb"]
+    batch = int(rgb.get("batch_size", 64))
+    if rgb.get("extractor") != "vgg16_fc6":
+        return _finish(cfg, 0.0, batch * 240 * 320 * 3 * 4, None, gpu=False)
+    with torch.device("meta"):
+        model = build_vgg16()
+        params = sum(p.numel() for p in model.parameters())
+        peak = _peak_inference(torch.nn.Sequential(model.features, model.avgpool, torch.nn.Flatten(),
+                                                   model.classifier[:2]),
+                               torch.empty(batch, 3, 224, 224))
+    return _finish(cfg, params * 4 + peak, 4 * batch * 240 * 320 * 3, None)
+
+
+def temporal_cnn(cfg: dict, kind: str, train: bool) -> dict:
+    """The temporal-stream CNN of one kind and split: its training, or its percepts."""
+    import torch
+
+    from videolstm.plan import dataset_classes
+    from videolstm.video.temporal_cnn import KINDS, TemporalCNN
+
+    cnn, size = cfg["flow"]["cnn"], int(cfg["flow"]["size"])
+    length = KINDS[kind]
+    classes = dataset_classes(cfg, _results(cfg), cnn.get("dataset", "ucf101"))
+    batch = int(cnn["batch_size"] if train else cnn["batch_size_features"])
+    with torch.device("meta"):
+        model = TemporalCNN(2 * length, size, classes, cnn["convs"], cnn["fc6"], cnn["fc7"], 0.0)
+    params = sum(p.numel() for p in model.parameters())
+    x = torch.empty(batch, 2 * length, size, size, device="meta")
+    batch_bytes = x.numel() * 4
+    if train:
+        saved = [0]
+        with torch.autograd.graph.saved_tensors_hooks(_counter(saved), lambda t: t):
+            model(x).sum()
+        device = params * 4 * (2 + 2) + saved[0] + batch_bytes  # Adam
+    else:
+        device = params * 4 + _peak_inference(torch.nn.Sequential(model.features, model.fc6), x)
+    return _finish(cfg, device, 3 * batch_bytes, None)
+
+
+def _results(cfg: dict):
+    from pathlib import Path
+
+    return Path(cfg.get("results_dir") or "results")
+
+
+def for_rule(cfg: dict, rule: str, wildcards) -> dict:
+    """The derived resources of one job of a model rule of the workflow."""
+    w = dict(wildcards.items()) if hasattr(wildcards, "items") else dict(wildcards)
+    if rule == "pretrain":
+        return pretrain(cfg, w["domain"], w["run"])
+    if rule in ("finetune", "finetune_controls"):
+        return finetune(cfg, w["dataset"], int(w["split"]), rule == "finetune_controls")
+    if rule == "video_percepts_rgb":
+        return rgb_percepts(cfg)
+    if rule in ("video_temporal_cnn", "video_percepts_flow"):
+        return temporal_cnn(cfg, w["flowkind"], rule == "video_temporal_cnn")
+    raise KeyError(f"no derived resources for rule {rule!r}")
+
+
+MODEL_RULES = ("pretrain", "finetune", "finetune_controls", "video_percepts_rgb",
+               "video_temporal_cnn", "video_percepts_flow")
+
+
+def rule_resource(cfg: dict, rule: str, key: str, fixed: int):
+    """A rule's resource `key`: `fixed` (the rule's stated value), or with resources.from_plan a
+    function of the job's wildcards that Snakemake calls per job (each job counted once)."""
+    if not (cfg.get("resources") or {}).get("from_plan"):
+        return fixed
+    cache: dict = {}
+
+    def per_job(wildcards):
+        job = tuple(sorted(dict(wildcards.items()).items()))
+        if job not in cache:
+            cache[job] = for_rule(cfg, rule, dict(job))
+        return cache[job][key]
+
+    return per_job
+
+
+# ---------------------------------------------------------------------------------------------
+# the jobs of a configuration, for `videolstm plan`, the README and `videolstm check`
+
+
+def model_jobs(cfg: dict) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of one job of each model-job shape the configuration runs (split 1 for
+    per-split jobs: the other splits have the same shapes)."""
+    from videolstm.finetune import controls
+    from videolstm.plan import pretrain_runs
+    from videolstm.video.workflow import flow_consumers, percept_kinds
+
+    parts = set(cfg.get("parts", ["mnist", "labreport", "video"]))
+    jobs = [("pretrain", {"domain": d, "run": r}) for d, r in pretrain_runs(cfg)
+            if not d.endswith(("_split2", "_split3"))]
+    if "video" in parts:
+        if "rgb" in percept_kinds(cfg):
+            jobs.append(("video_percepts_rgb", {"dataset": "ucf101"}))
+        for kind in sorted({n.split("_split")[0] for n in flow_consumers(cfg)[1]}):
+            jobs += [("video_temporal_cnn", {"flowkind": kind, "split": "1"}),
+                     ("video_percepts_flow", {"flowkind": kind, "split": "1", "dataset": "ucf101"})]
+        ft = cfg.get("finetune") or {}
+        for d in ft.get("datasets", []):
+            jobs.append(("finetune", {"dataset": d, "split": "1"}))
+        if ft.get("controls"):
+            jobs += [("finetune_controls", {"dataset": d, "split": "1"})
+                     for d in controls.settings(ft)["datasets"]]
+    return jobs
+
+
+def together(cfg: dict, rule: str, wildcards: dict) -> int | None:
+    """Classifiers trained at once in a fine-tuning job (the largest group, capped)."""
+    if rule not in ("finetune", "finetune_controls"):
+        return None
+    from videolstm.finetune import controls
+    from videolstm.finetune.sweep import SINGLE_FRAME, plan_runs
+
+    ft = cfg["finetune"]
+    runs = controls.control_runs(ft) if rule == "finetune_controls" else plan_runs(ft, wildcards["dataset"])
+    groups = {}
+    for r in runs:
+        if r.init != SINGLE_FRAME:
+            key = (r.stream, r.init in ("baseline_shuffled",))
+            groups[key] = groups.get(key, 0) + 1
+    return min(int(ft["max_runs_together"]), max(groups.values(), default=1))
+
+
+def fit_problems(cfg: dict) -> list[str]:
+    """Model jobs whose counted device memory exceeds resources.gpu_mem_gb (with a fix)."""
+    gpu = (cfg.get("resources") or {}).get("gpu_mem_gb")
+    if not on_gpu(cfg):
+        return []
+    problems = []
+    for rule, w in model_jobs(cfg):
+        need = for_rule(cfg, rule, w)["gpu_mem_mb"]
+        if need <= gpu * 1024:
+            continue
+        text = (f"{rule} {'/'.join(w.values())} needs {need / 1024:.1f} GB of GPU memory, more than "
+                f"resources.gpu_mem_gb {gpu}")
+        if rule in ("finetune", "finetune_controls"):
+            fits = largest_runs_together(cfg, rule, w)
+            text += (f": set finetune.max_runs_together to {fits} or less" if fits else
+                     ": even one classifier does not fit")
+        problems.append(text)
+    return problems
+
+
+def largest_runs_together(cfg: dict, rule: str, wildcards: dict) -> int:
+    """The largest finetune.max_runs_together whose job fits resources.gpu_mem_gb (0: none)."""
+    limit = cfg["resources"]["gpu_mem_gb"] * 1024
+    best, lo, hi = 0, 1, int(cfg["finetune"]["max_runs_together"])
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        trial = {**cfg, "finetune": {**cfg["finetune"], "max_runs_together": mid}}
+        if for_rule(trial, rule, wildcards)["gpu_mem_mb"] <= limit:
+            best, lo = mid, mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
+def render_jobs(cfg: dict) -> str:
+    """A markdown table: per model job, where it runs, its memory, time limit, classifiers."""
+    gpu = on_gpu(cfg)
+    lines = ["| job | runs on | host memory | GPU memory | time limit | classifiers at once |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for rule, w in model_jobs(cfg):
+        r = for_rule(cfg, rule, w)
+        n = together(cfg, rule, w)
+        on = "GPU" if gpu and r["gpu_mem_mb"] else "CPU"
+        name = "/".join(v for k, v in w.items() if k != "split")
+        gpu_mem = f"{r['gpu_mem_mb'] / 1024:.1f} GB" if r["gpu_mem_mb"] else "-"
+        lines.append(f"| {rule} {name} | {on} | {r['mem_mb'] / 1024:.1f} GB | {gpu_mem} | "
+                     f"{r['runtime']} min | {'-' if n is None else n} |")
+    return "\n".join(lines) + "\n"

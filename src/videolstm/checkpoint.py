@@ -78,7 +78,8 @@ def resume_mismatches(ckpt: dict, variant: str, model_config: dict, train_config
 def load_model(path: str | Path) -> tuple[torch.nn.Module, dict]:
     """The trained model of a checkpoint (eval mode, CPU) and the checkpoint dict."""
     ckpt = load(path)
-    model = build_model(ckpt["variant"], ModelConfig.from_dict(ckpt["model_config"]))
+    with torch.device("cpu"):  # on the host, whatever the default device; callers move it
+        model = build_model(ckpt["variant"], ModelConfig.from_dict(ckpt["model_config"]))
     model.load_state_dict(ckpt["state_dict"])
     return model.eval(), ckpt
 

@@ -26,7 +26,7 @@ _DONE = object()
 
 def host_buffer(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """An empty host tensor to gather a batch into: pinned when it is bound for a CUDA device."""
-    return torch.empty(shape, dtype=dtype, pin_memory=device.type == "cuda")
+    return torch.empty(shape, dtype=dtype, device="cpu", pin_memory=device.type == "cuda")
 
 
 def to_device_float(t: torch.Tensor, device: torch.device) -> torch.Tensor:

@@ -317,7 +317,9 @@ def _build(cfg: dict, domain: str, run: str, data_root, ctx, device: torch.devic
     source = make_source(domain, cfg, settings, tc, data_root, device)
     source.set_shard(*ctx.shard(tc.batch_size))  # this rank's slice of the global batch
     mcfg = model_config_for(variant, tc, settings, source.input_dim, model_extra(cfg, variant, source.input_dim))
-    model = build_model(variant, mcfg).to(device)
+    with torch.device("cpu"):  # initialised by the CPU RNG: the same weights on any device
+        model = build_model(variant, mcfg)
+    model = model.to(device)
     return _Run(cfg, domain, run, variant, tc, mcfg, model, make_optimizer(model, tc), source,
                 source.identity())
 

@@ -37,7 +37,7 @@ def layer_params(layer: nn.Module) -> dict[str, Tensor]:
             "w_ih": m.weight_ih_l0.detach(),
             "w_hh": m.weight_hh_l0.detach(),
             "bias": (m.bias_ih_l0 + m.bias_hh_l0).detach(),
-            "peep": torch.zeros(3, layer.hidden),
+            "peep": m.weight_hh_l0.new_zeros(3, layer.hidden),
         }
     raise TypeError(f"unsupported LSTM layer {type(layer).__name__}")
 
@@ -92,7 +92,7 @@ class LSTMBank(nn.Module):
 
     @torch.no_grad()
     def init_head(self, r: int, generator: torch.Generator, scheme: str = "paper") -> None:
-        w = torch.empty(self.classes, self.hidden)
+        w = torch.empty(self.classes, self.hidden, device="cpu")  # seeded on the host: any device
         bound = self.hidden ** -0.5 if scheme == "paper" else 0.01
         w.uniform_(-bound, bound, generator=generator)
         self.head_w[r].copy_(w)
@@ -181,7 +181,7 @@ class LinearBank(nn.Module):
 
     @torch.no_grad()
     def init_run(self, r: int, generator: torch.Generator) -> None:
-        w = torch.empty(self.classes, self.input_dim)  # small weights; the problem is convex
+        w = torch.empty(self.classes, self.input_dim, device="cpu")  # small weights; convex problem
         w.uniform_(-0.01, 0.01, generator=generator)
         self.weight[r].copy_(w)
         self.bias[r].zero_()

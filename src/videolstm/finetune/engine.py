@@ -71,8 +71,9 @@ class _Best:
 
     def __init__(self, bank: torch.nn.Module) -> None:
         self.params = [p.detach().clone() for p in bank.parameters()]
-        self.acc = torch.full((bank.runs,), -1.0, dtype=torch.float64)
-        self.step = torch.zeros(bank.runs, dtype=torch.long)
+        # per-run bookkeeping on the host (the parameters stay on the bank's device)
+        self.acc = torch.full((bank.runs,), -1.0, dtype=torch.float64, device="cpu")
+        self.step = torch.zeros(bank.runs, dtype=torch.long, device="cpu")
 
     @torch.no_grad()
     def update(self, bank: torch.nn.Module, acc: Tensor, step: int) -> None:

@@ -139,7 +139,7 @@ def load_encoder_lstm(path: Path) -> tuple[StackedLSTM, str]:
 
 def fresh_lstm(shape: tuple[int, int, int], cell: str, init: str, seed: int) -> StackedLSTM:
     """The baseline: the same architecture, randomly initialised (seeded, global RNG untouched)."""
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), torch.device("cpu"):  # the CPU RNG: any device
         torch.manual_seed(seed % 2**63)
         return StackedLSTM(shape[0], shape[1], shape[2], cell, init)
 
@@ -238,8 +238,9 @@ def _train_eval(part: list[Run], ctx: SplitContext, scfg: dict, percepts: Percep
         bank = engine.train_lstm_group(percepts, data.labels, data.n_classes, sets, encoders,
                                        seeds, cfg, ctx.device, source, val)
         res = engine.evaluate_lstm_group(bank, percepts, ctx.test, data.labels, cfg, source)
-    steps = bank.best_step if val else torch.full((len(part),), cfg.steps)
-    valid = bank.valid_acc if val else torch.zeros(len(part), dtype=torch.float64)
+    # per-run results live on the host (res is moved there by the evaluation)
+    steps = bank.best_step if val else torch.full((len(part),), cfg.steps, device="cpu")
+    valid = bank.valid_acc if val else torch.zeros(len(part), dtype=torch.float64, device="cpu")
     return {**res, "steps": steps, "valid_acc": valid}
 
 
@@ -261,7 +262,7 @@ def _run_group(part: list[Run], ctx: SplitContext, scfg: dict, percepts: Percept
     chosen = best = None
     for lr in lrs:
         res = _train_eval(part, ctx, scfg, percepts, source, sets, seeds, replace(cfg, lr=lr))
-        res["lr"] = torch.full((len(part),), lr, dtype=torch.float64)
+        res["lr"] = torch.full((len(part),), lr, dtype=torch.float64, device="cpu")
         if chosen is None:
             chosen, best = res, res["valid_acc"].clone()
             continue

@@ -134,7 +134,8 @@ def vgg16_weights_path(configured: str | None) -> Path:
 def load_vgg16(path: str | Path):
     import torch
 
-    model = build_vgg16()
+    with torch.device("cpu"):
+        model = build_vgg16()
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a corrupt or foreign file: say which
@@ -187,10 +188,9 @@ class VGG16Fc6Extractor:
 
         self.cfg = cfg
         self.weights = Path(weights) if weights else vgg16_weights_path(cfg.weights)
-        device = cfg.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
+        from videolstm.devices import pick_device
+
+        self.device = pick_device(cfg.device)
         self.model = load_vgg16(self.weights).to(self.device)
         self.model.classifier = self.model.classifier[:2]  # fc7, fc8 unused
         if self.device.type == "cuda":

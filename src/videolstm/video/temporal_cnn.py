@@ -149,8 +149,9 @@ def train(flow_path: str | Path, index_path: str | Path, kind: str, cfg: CNNConf
     size = flow.shape[1]
     bound = float(meta.get("bound", 20.0))
     device = pick_device(cfg.device)
-    model = TemporalCNN(2 * length, size, n_classes, cfg.convs, cfg.fc6, cfg.fc7,
-                        cfg.dropout).to(device)
+    with torch.device("cpu"):  # initialised by the CPU RNG: the same weights on any device
+        model = TemporalCNN(2 * length, size, n_classes, cfg.convs, cfg.fc6, cfg.fc7, cfg.dropout)
+    model = model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     lengths = offsets[1:] - offsets[:-1]
     # frames sampled uniformly over all training frames
@@ -230,7 +231,8 @@ def load_model(path: str | Path) -> tuple[TemporalCNN, dict]:
     ckpt = safe_torch_load(path, "temporal CNN", "delete it and rerun its training step")
     if not isinstance(ckpt, dict) or "config" not in ckpt or "state_dict" not in ckpt:
         raise UserError(f"{path} is not a temporal CNN checkpoint; delete it and rerun its training step")
-    model = TemporalCNN(**ckpt["config"])
+    with torch.device("cpu"):
+        model = TemporalCNN(**ckpt["config"])
     model.load_state_dict(ckpt["state_dict"])
     return model.eval(), ckpt
 

@@ -111,3 +111,14 @@ def test_the_temporal_cnn_never_relies_on_the_default_device(tmp_path, meta_defa
                                                  "--cfg", cfg])) == 0
         feats[name] = np.asarray(load_frames(out)[0])
     assert np.array_equal(feats["plain"], feats["meta"])
+
+    # batches built ahead by the background thread (as on a GPU) train the same model
+    from videolstm.video import temporal_cnn
+
+    cc = temporal_cnn.CNNConfig.from_dict({**json.loads(cfg)["flow"]["cnn"], "split": 1}, device="cpu")
+    states = []
+    for depth in (0, 2):
+        temporal_cnn.train(store, index, "flowstack", cc, tmp_path / f"d{depth}.pt", log=lambda m: None,
+                           prefetch_depth=depth)
+        states.append(torch.load(tmp_path / f"d{depth}.pt", weights_only=False)["state_dict"])
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])

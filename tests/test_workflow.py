@@ -63,12 +63,12 @@ def test_dvc_stages_agree_with_snakemake_phases():
 
 
 def declared_resources(text):
-    """(rule, wildcards, resources) of every job of a dry run."""
+    """(rule, wildcards, resources) of every job of a dry run that makes an output."""
     jobs = []
     for block in re.split(r"\n(?=(?:local)?rule \w+:)", text):
-        m = re.match(r"(?:local)?rule (\w+):", block)
-        if not m:
-            continue
+        m = re.match(r"rule (\w+):", block)
+        if not m or not re.search(r"^\s+output: ", block, flags=re.M):
+            continue  # target rules (all, phase_*) make nothing and run where Snakemake runs
         w = re.search(r"^\s+wildcards: (.+)$", block, flags=re.M)
         r = re.search(r"^\s+resources: (.+)$", block, flags=re.M)
         wildcards = dict(kv.split("=", 1) for kv in w.group(1).split(", ")) if w else {}
@@ -91,6 +91,9 @@ def test_paper_config_dry_run_plans_but_a_real_run_stops_before_any_job(tmp_path
     model_jobs = [(rule, w, res) for rule, w, res in declared_resources(text)
                   if rule in job_resources.MODEL_RULES]
     assert {rule for rule, _, _ in model_jobs} == set(job_resources.MODEL_RULES)
+    every = declared_resources(text)
+    assert every and all("mem_mb" in res and "runtime" in res for _, _, res in every), [
+        rule for rule, _, res in every if "mem_mb" not in res or "runtime" not in res]
     for rule, w, res in model_jobs:
         want = job_resources.for_rule(cfg, rule, w)
         got = {k: int(res[k]) for k in ("mem_mb", "gpu_mem_mb", "runtime")}

@@ -25,6 +25,7 @@ rule claims:
     threads: 1
     resources:
         mem_mb=500,
+        runtime=10,
     conda:
         CONDA_ENV
     shell:

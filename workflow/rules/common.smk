@@ -36,6 +36,13 @@ def job_resource(rule, key, fixed):
     return rule_resource(config, rule, key, fixed)
 
 
+def job_runtime(fixed):
+    """Time limit (minutes) of a data or evaluation rule: `fixed` (embedded and CPU scale), or
+    the configured resources.runtime_min when jobs are sized for paper scale."""
+    res = config.get("resources") or {}
+    return int(res["runtime_min"]) if res.get("from_plan") else fixed
+
+
 def cfg_json(*keys):
     """JSON of the named top-level config sections (plus the run identity)."""
     picked = {key: config[key] for key in keys if key in config}

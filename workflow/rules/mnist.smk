@@ -19,6 +19,7 @@ rule mnist_sets:
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=job_runtime(60),
     conda:
         CONDA_ENV
     shell:

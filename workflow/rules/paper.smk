@@ -17,6 +17,7 @@ rule mnist_eval:
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=job_runtime(60),
     conda:
         CONDA_ENV
     shell:
@@ -41,6 +42,7 @@ rule patches_eval:
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=job_runtime(60),
     conda:
         CONDA_ENV
     shell:
@@ -61,6 +63,7 @@ rule mnist_baselines:
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=job_runtime(60),
     conda:
         CONDA_ENV
     shell:
@@ -86,6 +89,7 @@ rule patches_baselines:
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=job_runtime(60),
     conda:
         CONDA_ENV
     shell:
@@ -117,6 +121,7 @@ rule table2:
     threads: 1
     resources:
         mem_mb=1000,
+        runtime=10,
     conda:
         CONDA_ENV
     shell:
@@ -147,6 +152,7 @@ rule moving_mnist_protocol:
     threads: 1
     resources:
         mem_mb=1000,
+        runtime=job_runtime(60),
     conda:
         CONDA_ENV
     shell:
@@ -181,6 +187,7 @@ rule labreport:
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=job_runtime(60),
     conda:
         CONDA_ENV
     shell:
@@ -236,6 +243,7 @@ rule mnist_figures:
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=job_runtime(60),
     conda:
         CONDA_ENV
     shell:
@@ -260,6 +268,7 @@ rule mnist_figure_checks:
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=job_runtime(60),
     conda:
         CONDA_ENV
     shell:

@@ -40,6 +40,7 @@ rule paper_metrics:
     threads: 1
     resources:
         mem_mb=500,
+        runtime=10,
     conda:
         CONDA_ENV
     shell:

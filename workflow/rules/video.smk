@@ -37,6 +37,7 @@ rule video_synth:
     priority: 50
     resources:
         mem_mb=1000,
+        runtime=job_runtime(60),
     conda:
         CONDA_ENV
     shell:
@@ -60,6 +61,7 @@ rule video_index:
     priority: 50
     resources:
         mem_mb=2000,
+        runtime=job_runtime(60),
     conda:
         CONDA_ENV
     shell:
@@ -83,6 +85,7 @@ rule video_clips:
     priority: 50
     resources:
         mem_mb=2000,
+        runtime=job_runtime(60),
     conda:
         CONDA_ENV
     shell:
@@ -108,6 +111,7 @@ rule video_patches:
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=job_runtime(60),
     conda:
         CONDA_ENV
     shell:
@@ -161,6 +165,7 @@ rule video_flow:
     priority: 50
     resources:
         mem_mb=2000,
+        runtime=job_runtime(60),
     conda:
         CONDA_ENV
     shell:

@@ -47,7 +47,8 @@ def test_pretraining_never_relies_on_the_default_device(tiny_config, tmp_path, m
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_fine_tuning_never_relies_on_the_default_device(tmp_path, meta_default):
+@pytest.mark.parametrize("streamed", [False, True])
+def test_fine_tuning_never_relies_on_the_default_device(tmp_path, meta_default, monkeypatch, streamed):
     write_fake_dataset(tmp_path, kinds=("rgb",), dim=8)
     for v in VARIANTS:
         write_fake_checkpoint(tmp_path / "pretrain" / "percepts_rgb" / v / "final.pt", v, 8, hidden=6)
@@ -65,6 +66,8 @@ def test_fine_tuning_never_relies_on_the_default_device(tmp_path, meta_default):
                      str(tmp_path / "percepts" / "ucf101"), "--pretrain", str(tmp_path / "pretrain"),
                      "--out", str(out)])
 
+    if streamed:  # percepts read from the memory map in a background thread, as on a big GPU job
+        monkeypatch.setattr("videolstm.finetune.frames.CPU_RESIDENT_MB", 0)
     assert finetune(tmp_path / "plain.csv") == 0
     assert meta_default(lambda: finetune(tmp_path / "meta.csv")) == 0
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "plain.csv"), pd.read_csv(tmp_path / "meta.csv"))

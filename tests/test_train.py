@@ -186,6 +186,43 @@ def test_nan_guard_without_a_sync_every_step_names_the_same_first_bad_step(tiny_
     assert steps[1] == steps[7]
 
 
+def test_weights_that_go_bad_with_a_finite_loss_are_never_checkpointed(tiny_config, tmp_path, monkeypatch):
+    """An update can make the weights inf while the loss it came from was finite: the guard
+    checks the weights before writing a checkpoint."""
+    import videolstm.train as train_mod
+
+    make_arrays(tiny_config, tmp_path)
+    real = train_mod.make_optimizer
+
+    def poisoned(model, tc):  # the 5th update leaves an inf weight behind
+        opt = real(model, tc)
+        step, calls = opt.step, [0]
+
+        def bad_step(*a, **k):
+            out = step(*a, **k)
+            calls[0] += 1
+            if calls[0] == 5:
+                with torch.no_grad():
+                    next(model.parameters()).fill_(float("inf"))
+            return out
+        opt.step = bad_step
+        return opt
+
+    monkeypatch.setattr(train_mod, "make_optimizer", poisoned)
+    # 5 steps, one checkpoint at the end: every loss was finite, the weights are not
+    tiny_config["pretrain"]["defaults"].update(steps=5, checkpoint_every=5, log_every=5, eval_every=5)
+    with pytest.raises(UserError, match=r"weights became non-finite by step 5"):
+        train(tiny_config, "patches", "composite", tmp_path / "a", data_root=tmp_path)
+    assert not (tmp_path / "a" / "last.pt").exists() and not (tmp_path / "a" / "final.pt").exists()
+    # 6 steps, checkpoints at 3 and 6: the good one at step 3 is kept, nothing after it
+    tiny_config["pretrain"]["defaults"].update(steps=6, checkpoint_every=3, log_every=3, eval_every=3)
+    with pytest.raises(UserError, match=r"(weights became non-finite|training loss became)"):
+        train(tiny_config, "patches", "composite", tmp_path / "b", data_root=tmp_path)
+    state = checkpoint.load(tmp_path / "b" / "last.pt")
+    assert state["step"] == 3 and all(torch.isfinite(v).all() for v in state["state_dict"].values())
+    assert not (tmp_path / "b" / "final.pt").exists()
+
+
 def test_sequence_eval_on_arrays(tiny_config, tmp_path):
     from videolstm.cli import main
 

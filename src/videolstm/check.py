@@ -80,7 +80,7 @@ def check_inputs(config: dict) -> list[str]:
         problems += fit_problems(config)  # a job that cannot fit its GPU, said before any job
         checked.append("model jobs fit resources.gpu_mem_gb")
     if problems:
-        raise UserError("the configuration names inputs that are not there (nothing was run):\n  "
+        raise UserError("the configuration cannot run as it is (nothing was run):\n  "
                         + "\n  ".join(problems))
     return checked
 

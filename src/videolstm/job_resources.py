@@ -28,10 +28,11 @@ import math
 
 from videolstm.plan import OPT_STATES
 
-HOST_BASE_MB = 1024
+HOST_BASE_MB = 1000  # a CPU process (an idle videolstm process measured 260 MB here)
+GPU_HOST_BASE_MB = 3000  # a CUDA process: context and libraries (an allowance; not measured here)
 DEVICE_MARGIN = 1.2  # x the counted bytes, plus DEVICE_SLACK_MB
 DEVICE_SLACK_MB = 512
-MB = 2**20
+MB = 10**6  # Snakemake's mem_mb is in megabytes; resources.gpu_mem_gb in gigabytes (10^9)
 
 
 @functools.cache
@@ -112,9 +113,10 @@ def _finish(cfg: dict, device_bytes: float, host_bytes: float, flops: float | No
             gpu: bool = True) -> dict:
     """mem_mb, gpu_mem_mb and runtime of a job from its counted bytes and FLOPs."""
     res = cfg.get("resources") or {}
-    device_mb = math.ceil(device_bytes * DEVICE_MARGIN / MB) + DEVICE_SLACK_MB
+    device_mb = math.ceil(device_need(device_bytes) / MB)
     gpu = gpu and on_gpu(cfg)
-    host_mb = HOST_BASE_MB + math.ceil(host_bytes / MB) + (0 if gpu else device_mb)
+    base = GPU_HOST_BASE_MB if gpu else HOST_BASE_MB
+    host_mb = base + math.ceil(host_bytes / MB) + (0 if gpu else device_mb)
     tflops = res.get("sustained_tflops")
     if tflops and flops:
         runtime = math.ceil(2 * flops / (float(tflops) * 1e12) / 60) + 30
@@ -140,13 +142,52 @@ def pretrain(cfg: dict, domain: str, run: str) -> dict:
                             tc.teacher_forcing)
     state = step["params"] * (4 * (2 + OPT_STATES.get(tc.optimizer, 2)) + (2 if tc.amp else 0))
     device = state + step["saved"] + batch_bytes
-    return _finish(cfg, device, 2 * batch_bytes, step["flops"] * tc.steps)
+    # host: batches in flight, and a checkpoint (weights and optimiser state) serialised in
+    # memory before it is written (io.atomic_torch_save), or read back when resuming
+    ckpt = step["params"] * 4 * (1 + OPT_STATES.get(tc.optimizer, 2))
+    return _finish(cfg, device, 2 * batch_bytes + 2 * ckpt, step["flops"] * tc.steps)
+
+
+def bank_bytes(dim: int, hidden: int, layers: int, classes: int, lstm: dict, runs: int,
+               validated: bool) -> int:
+    """Device bytes of `runs` LSTM classifiers trained together (finetune.engine): parameters,
+    gradients, optimiser states and, when validated, each run's best parameters; plus the larger
+    of a training step's saved activations and an evaluation chunk's. Also what the fine-tuning
+    job keeps free for its bank when it decides whether a percept table can be resident."""
+    block, batch = int(lstm["block"]), int(lstm["batch_size"])
+    step = _classifier_step(dim, hidden, layers, classes, block, batch)
+    states = 2 + OPT_STATES.get(lstm.get("optimizer", "adam"), 2) + (1 if validated else 0)
+    train_act = runs * (step["saved"] + block * batch * dim * 4)
+    eval_act = runs * int(lstm.get("eval_chunk", 512)) * block * (5 * hidden + dim) * 4
+    return int(runs * step["params"] * 4 * states + max(train_act, eval_act))
+
+
+def device_need(counted: float) -> int:
+    """Bytes to keep for `counted` bytes of tensors (the allocator's margin and slack)."""
+    return int(counted * DEVICE_MARGIN + DEVICE_SLACK_MB * MB)
+
+
+def group_sizes(ft: dict, runs: list) -> dict[str, int]:
+    """Per stream, the most LSTM classifiers trained at once (finetune.sweep trains single-frame,
+    shuffled and the other runs as separate groups, each in chunks of max_runs_together)."""
+    from videolstm.finetune.sweep import SHUFFLED, SINGLE_FRAME
+
+    groups: dict[tuple, int] = {}
+    for r in runs:
+        if r.init != SINGLE_FRAME:
+            key = (r.stream, r.init == SHUFFLED)
+            groups[key] = groups.get(key, 0) + 1
+    out: dict[str, int] = {}
+    for (stream, _), n in groups.items():
+        out[stream] = max(out.get(stream, 0), min(int(ft["max_runs_together"]), n))
+    return out
 
 
 def finetune(cfg: dict, dataset: str, split: int, controls_runs: bool = False) -> dict:
-    """One fine-tuning job (every classifier of a dataset and split, or the controls')."""
+    """One fine-tuning job (every classifier of a dataset and split, or the controls'). A percept
+    table counts as resident only when its frames are known (an index exists) and it fits beside
+    the bank on resources.gpu_mem_gb, which is how finetune.frames decides at run time."""
     from videolstm.finetune import controls
-    from videolstm.finetune.frames import GPU_RESIDENT_FRACTION
     from videolstm.finetune.sweep import SINGLE_FRAME, plan_runs
     from videolstm.plan import classifier_shape, dataset_classes, dataset_frames, percept_dim
 
@@ -157,25 +198,26 @@ def finetune(cfg: dict, dataset: str, split: int, controls_runs: bool = False) -
     frames, _ = dataset_frames(cfg, _results(cfg), dataset)
     block, batch = int(lstm["block"]), int(lstm["batch_size"])
     rates = len(lstm.get("lrs") or [1]) if ft.get("validation") else 1
-    gpu_bytes = (cfg.get("resources") or {}).get("gpu_mem_gb") or 0
+    gpu_bytes = ((cfg.get("resources") or {}).get("gpu_mem_gb") or 0) * 1e9
+    sizes = group_sizes(ft, runs)
     device = host = flops = 0.0
     for stream in sorted({r.stream for r in runs}):
         mine = [r for r in runs if r.stream == stream and r.init != SINGLE_FRAME]
-        kind = ft["streams"][stream]["kind"]
         dim, hidden, layers = classifier_shape(cfg, stream, split)
-        step = _classifier_step(dim, hidden, layers, classes, block, batch)
-        together = min(int(ft["max_runs_together"]), max(len(mine), 1))
-        states = 2 + OPT_STATES.get(lstm.get("optimizer", "adam"), 2) + (1 if ft.get("validation") else 0)
-        bank = together * step["params"] * 4 * states
-        train_act = together * (step["saved"] + block * batch * dim * 4)
-        eval_act = together * int(lstm.get("eval_chunk", 512)) * block * (5 * hidden + dim) * 4
-        table = 0.0 if frames is None else frames * percept_dim(cfg, kind) * 2
-        resident = frames is not None and table <= GPU_RESIDENT_FRACTION * gpu_bytes * 2**30
+        together = sizes.get(stream, 1)
         n_blocks = 0 if frames is None else frames / int(lstm.get("stride", 8))
-        probs = together * n_blocks * classes * 4
-        device = max(device, bank + max(train_act, eval_act) + probs + (table if resident else 0))
-        # host: the pretrained encoders held for copying, streamed batches prepared ahead
-        host = max(host, step["params"] * 4 * 8 + (0 if resident else 3 * together * block * batch * dim * 2))
+        counted = bank_bytes(dim, hidden, layers, classes, lstm, together, bool(ft.get("validation")))
+        counted += together * n_blocks * classes * 4  # the test videos' block probabilities
+        table = 0.0 if frames is None else frames * percept_dim(cfg, ft["streams"][stream]["kind"]) * 2
+        resident = frames is not None and device_need(counted + table) <= gpu_bytes
+        device = max(device, counted + (table if resident else 0))
+        step = _classifier_step(dim, hidden, layers, classes, block, batch)
+        # host: the pretrained encoders kept for copying (one per pretrained variant) and one
+        # checkpoint being read (its model and optimiser state: at most 3 encoders' worth x 2),
+        # the streamed batches prepared ahead
+        inits = len({r.init for r in mine})
+        host = max(host, step["params"] * 4 * (inits + 6)
+                   + (0 if resident else 3 * together * block * batch * dim * 2))
         flops += step["flops"] * int(lstm["steps"]) * len(mine) * rates
     if not on_gpu(cfg) and frames is not None:
         host += table  # the CPU path keeps tables up to 2 GB in RAM (finetune.frames)
@@ -198,7 +240,8 @@ def rgb_percepts(cfg: dict) -> dict:
         peak = _peak_inference(torch.nn.Sequential(model.features, model.avgpool, torch.nn.Flatten(),
                                                    model.classifier[:2]),
                                torch.empty(batch, 3, 224, 224))
-    return _finish(cfg, params * 4 + peak, 4 * batch * 240 * 320 * 3, None)
+    # host: decoded frames of a batch, and the model built and its weights read on the host
+    return _finish(cfg, params * 4 + peak, 4 * batch * 240 * 320 * 3 + 2 * params * 4, None)
 
 
 def temporal_cnn(cfg: dict, kind: str, train: bool) -> dict:
@@ -224,7 +267,8 @@ def temporal_cnn(cfg: dict, kind: str, train: bool) -> dict:
         device = params * 4 * (2 + 2) + saved[0] + batch_bytes  # Adam
     else:
         device = params * 4 + _peak_inference(torch.nn.Sequential(model.features, model.fc6), x)
-    return _finish(cfg, device, 3 * batch_bytes, None)
+    # host: batches being built (float32 arrays), and the model's weights saved or read
+    return _finish(cfg, device, 3 * batch_bytes + 2 * params * 4, None)
 
 
 def _results(cfg: dict):
@@ -297,20 +341,15 @@ def model_jobs(cfg: dict) -> list[tuple[str, dict]]:
 
 
 def together(cfg: dict, rule: str, wildcards: dict) -> int | None:
-    """Classifiers trained at once in a fine-tuning job (the largest group, capped)."""
+    """Classifiers trained at once in a fine-tuning job (its largest group, capped)."""
     if rule not in ("finetune", "finetune_controls"):
         return None
     from videolstm.finetune import controls
-    from videolstm.finetune.sweep import SINGLE_FRAME, plan_runs
+    from videolstm.finetune.sweep import plan_runs
 
     ft = cfg["finetune"]
     runs = controls.control_runs(ft) if rule == "finetune_controls" else plan_runs(ft, wildcards["dataset"])
-    groups = {}
-    for r in runs:
-        if r.init != SINGLE_FRAME:
-            key = (r.stream, r.init in ("baseline_shuffled",))
-            groups[key] = groups.get(key, 0) + 1
-    return min(int(ft["max_runs_together"]), max(groups.values(), default=1))
+    return max(group_sizes(ft, runs).values(), default=1)
 
 
 def fit_problems(cfg: dict) -> list[str]:
@@ -321,9 +360,9 @@ def fit_problems(cfg: dict) -> list[str]:
     problems = []
     for rule, w in model_jobs(cfg):
         need = for_rule(cfg, rule, w)["gpu_mem_mb"]
-        if need <= gpu * 1024:
+        if need <= gpu * 1000:
             continue
-        text = (f"{rule} {'/'.join(w.values())} needs {need / 1024:.1f} GB of GPU memory, more than "
+        text = (f"{rule} {'/'.join(w.values())} needs {need / 1000:.1f} GB of GPU memory, more than "
                 f"resources.gpu_mem_gb {gpu}")
         if rule in ("finetune", "finetune_controls"):
             fits = largest_runs_together(cfg, rule, w)
@@ -335,7 +374,7 @@ def fit_problems(cfg: dict) -> list[str]:
 
 def largest_runs_together(cfg: dict, rule: str, wildcards: dict) -> int:
     """The largest finetune.max_runs_together whose job fits resources.gpu_mem_gb (0: none)."""
-    limit = cfg["resources"]["gpu_mem_gb"] * 1024
+    limit = cfg["resources"]["gpu_mem_gb"] * 1000
     best, lo, hi = 0, 1, int(cfg["finetune"]["max_runs_together"])
     while lo <= hi:
         mid = (lo + hi) // 2
@@ -357,7 +396,7 @@ def render_jobs(cfg: dict) -> str:
         n = together(cfg, rule, w)
         on = "GPU" if gpu and r["gpu_mem_mb"] else "CPU"
         name = "/".join(v for k, v in w.items() if k != "split")
-        gpu_mem = f"{r['gpu_mem_mb'] / 1024:.1f} GB" if r["gpu_mem_mb"] else "-"
-        lines.append(f"| {rule} {name} | {on} | {r['mem_mb'] / 1024:.1f} GB | {gpu_mem} | "
+        gpu_mem = f"{r['gpu_mem_mb'] / 1000:.1f} GB" if r["gpu_mem_mb"] else "-"
+        lines.append(f"| {rule} {name} | {on} | {r['mem_mb'] / 1000:.1f} GB | {gpu_mem} | "
                      f"{r['runtime']} min | {'-' if n is None else n} |")
     return "\n".join(lines) + "\n"

@@ -398,6 +398,7 @@ def _loop(r: _Run, ctx, device: torch.device, last: Path, max_steps: int | None)
                            **evaluate(r.model, r.source.valid_batches(), device)})
         bar.update(1)
         if ctx.main and (r.step % tc.checkpoint_every == 0 or r.step == tc.steps):
+            guard.check_weights(r, last)  # a finite loss does not make the update finite
             ckpt_io.save(last, r.payload())
     bar.close()
     return seen, time.perf_counter() - t0
@@ -419,6 +420,17 @@ class _FiniteGuard:
         new = ~torch.isfinite(loss.detach()) & (self.first_bad == 0)
         self.first_bad = torch.where(new, self.count, self.first_bad)
         self.bad_loss = torch.where(new, loss.detach().float(), self.bad_loss)
+
+    def check_weights(self, r: _Run, last: Path) -> None:
+        """Every parameter finite (one sync), before a checkpoint is written."""
+        finite = torch.stack([torch.isfinite(p).all() for p in r.model.parameters()]).all()
+        if not bool(finite):
+            raise UserError(
+                f"{r.domain}/{r.run}: the weights became non-finite by step {r.step} (the loss "
+                f"was still finite); stopped. The last good checkpoint is "
+                f"{last if last.exists() else '(none yet)'}. Lower pretrain lr or set clip, then "
+                "rerun (it resumes from last.pt)"
+            )
 
     def check(self, r: _Run, last: Path) -> None:
         first = int(self.first_bad)  # the one sync

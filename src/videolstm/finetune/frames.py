@@ -8,9 +8,10 @@ percepts are stored as float16 and the cast to float32 is exact:
   host buffer (page-locked for a GPU), copied asynchronously, cast on the device. `batches`
   prepares them in a background thread, a few ahead, in draw order.
 
-The table is resident when its float16 bytes fit the budget: on a CUDA device half of the device
-memory free when the source is made (the classifier bank and its activations need the rest; see
-`videolstm plan`), on the CPU `CPU_RESIDENT_MB`.
+The table is resident when its float16 bytes fit the budget: on a CUDA device what is free once
+the classifier bank's counted memory (`reserve_bytes`, videolstm.job_resources.bank_bytes) and the
+allocator's margin are set aside, so that a resident table never starves the bank; on the CPU
+`CPU_RESIDENT_MB`.
 """
 
 from __future__ import annotations
@@ -26,14 +27,18 @@ from videolstm.finetune.data import Percepts
 from videolstm.prefetch import host_buffer, prefetch, to_device_float
 
 CPU_RESIDENT_MB = 2048
-GPU_RESIDENT_FRACTION = 0.5
 
 
-def resident_budget(device: torch.device) -> int:
-    """Bytes of float16 percepts kept on the device."""
+def resident_budget(device: torch.device, reserve_bytes: int = 0) -> int:
+    """Bytes of percepts that may be resident on `device`: on CUDA the free memory (with the
+    caching allocator's unused blocks) less the allocator margin of job_resources and the bank's
+    `reserve_bytes` (the same rule `videolstm plan` applies to resources.gpu_mem_gb)."""
     if device.type == "cuda":
+        from videolstm.job_resources import DEVICE_MARGIN, DEVICE_SLACK_MB, MB
+
         free, _ = torch.cuda.mem_get_info(device)
-        return int(free * GPU_RESIDENT_FRACTION)
+        free += torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return int((free - DEVICE_SLACK_MB * MB) / DEVICE_MARGIN - reserve_bytes)
     return CPU_RESIDENT_MB * 2**20
 
 
@@ -41,13 +46,13 @@ class FrameSource:
     """Frames by global index, as float32 (*idx.shape, D) tensors on `device`."""
 
     def __init__(self, percepts: Percepts, device: torch.device | str,
-                 budget_bytes: int | None = None, depth: int = 2) -> None:
+                 budget_bytes: int | None = None, depth: int = 2, reserve_bytes: int = 0) -> None:
         self.percepts, self.device = percepts, torch.device(device)
         frames = percepts.frames
         # float16 as stored (exact in float32); any other stored type is used as float32
         self.np_dtype = np.float16 if frames.dtype == np.float16 else np.float32
         self.dtype = torch.float16 if self.np_dtype == np.float16 else torch.float32
-        budget = resident_budget(self.device) if budget_bytes is None else budget_bytes
+        budget = resident_budget(self.device, reserve_bytes) if budget_bytes is None else budget_bytes
         self.resident = frames.shape[0] * frames.shape[1] * np.dtype(self.np_dtype).itemsize <= budget
         self.table = _upload(frames, self.np_dtype, self.dtype, self.device) if self.resident else None
         self.depth = 0 if self.resident else depth  # only a streamed source has host work to hide

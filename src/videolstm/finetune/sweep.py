@@ -30,6 +30,7 @@ from videolstm.finetune.data import (
     Percepts,
     _seed,
     balanced_sample,
+    block_starts,
     read_labelled_videos,
     read_percepts,
     split_test_videos,
@@ -169,8 +170,8 @@ def run_split(
         percepts = read_percepts(Path(percept_dir) / percept_name(scfg["kind"], split), data.videos)
         check_held_out(percepts, data, split, test)
         extractors[stream] = percepts.meta.get("extractor", "unknown")
-        source = FrameSource(percepts, device)
         mine = [r for r in runs if r.stream == stream]
+        source = FrameSource(percepts, device, reserve_bytes=_bank_reserve(ft, mine, ctx, scfg, percepts))
         t0 = time.perf_counter()
         for group in (  # one training setup per group
             [r for r in mine if r.init == SINGLE_FRAME],
@@ -184,6 +185,7 @@ def run_split(
                     probs[run] = res.pop("video_probs")
                     rows.append({"run": run, **res})
         timings[stream] = time.perf_counter() - t0
+        source = None  # the next stream's residency is decided without this table on the device
         log(f"{dataset} split {split} {stream}: {len(mine)} runs in {timings[stream]:.1f} s")
     rows = [_row(r["run"], r, dataset, split, extractors, data.n_classes) for r in rows]
     rows += _fusion_rows(ft, probs, data, test, dataset, split, extractors)
@@ -194,6 +196,25 @@ def run_split(
         "extractors": extractors, "device": str(device), "torch_threads": torch.get_num_threads(),
     }
     return df, summary
+
+
+def _bank_reserve(ft: dict, runs: list[Run], ctx: SplitContext, scfg: dict, percepts: Percepts) -> int:
+    """On a GPU: the device bytes of the stream's largest group of LSTM classifiers, kept free
+    when deciding whether its percept table can be resident (videolstm.job_resources)."""
+    from dataclasses import asdict
+
+    from videolstm.job_resources import bank_bytes, group_sizes
+
+    lstm_runs = [r for r in runs if r.init != SINGLE_FRAME]
+    if ctx.device.type != "cuda" or not lstm_runs:
+        return 0
+    enc = _encoder_for(lstm_runs[0], scfg, percepts.dim, ctx.pretrain_dir, 0, ctx.split)
+    together = group_sizes(ft, lstm_runs)[lstm_runs[0].stream]
+    blocks = sum(len(block_starts(int(n), ctx.lstm_cfg.block, ctx.lstm_cfg.stride))
+                 for n in percepts.lengths()[ctx.test])
+    return bank_bytes(percepts.dim, enc.hidden, enc.num_layers, ctx.data.n_classes,
+                      asdict(ctx.lstm_cfg), together, ctx.validation is not None) \
+        + together * blocks * ctx.data.n_classes * 4
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ the classifiers can check that none of their test videos is among them.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,9 +130,9 @@ def _video_table(flow_path: Path, index_path: Path, split: int):
     return labels, roles, meta
 
 
-def _recent(losses: list[torch.Tensor]) -> float:
+def _recent(losses) -> float:
     """Mean of the last 20 training losses (as Python floats, averaged in float64)."""
-    return float(np.mean([float(v) for v in losses[-20:]]))
+    return float(np.mean([float(v) for v in list(losses)[-20:]]))
 
 
 def train(flow_path: str | Path, index_path: str | Path, kind: str, cfg: CNNConfig,
@@ -169,7 +170,7 @@ def train(flow_path: str | Path, index_path: str | Path, kind: str, cfg: CNNConf
     weights = lengths[train_v] / lengths[train_v].sum()
     t0 = time.perf_counter()
     model.train()
-    losses = []
+    losses: deque = deque(maxlen=20)  # the last 20 are all that is reported
 
     def batches():  # drawn in order; on a GPU built a few ahead by a background thread
         for _ in range(cfg.steps):

@@ -125,3 +125,10 @@ def test_the_temporal_cnn_never_relies_on_the_default_device(tmp_path, meta_defa
                            prefetch_depth=depth)
         states.append(torch.load(tmp_path / f"d{depth}.pt", weights_only=False)["state_dict"])
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    made = []
+    for depth in (0, 2):  # and the percepts of input stacks built ahead are the same
+        temporal_cnn.features(tmp_path / "d0.pt", store, tmp_path / f"f{depth}.npy", {"dataset": "ucf101"},
+                              batch_size=7, device="cpu", log=lambda m: None, prefetch_depth=depth)
+        made.append(load_frames(tmp_path / f"f{depth}.npy"))
+    assert np.array_equal(np.asarray(made[0][0]), np.asarray(made[1][0]))
+    assert np.array_equal(made[0][1], made[1][1])

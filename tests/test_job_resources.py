@@ -105,3 +105,20 @@ def test_the_readme_states_the_paper_jobs_as_the_code_counts_them():
     assert block == jr.render_jobs(_paper()), (
         "README's paper-scale job table is stale: paste `videolstm plan --configfile "
         "config/paper.yaml`'s job table between the markers")
+
+
+def test_a_table_is_resident_at_run_time_exactly_when_the_plan_counts_it_resident(monkeypatch):
+    """finetune.frames decides residency on the GPU's free memory less the bank's counted bytes
+    with the same margin job_resources uses for gpu_mem_mb: a table fits exactly when
+    device_need(bank + table) <= free (CUDA calls faked: no GPU here)."""
+    import torch
+
+    from videolstm.finetune.frames import resident_budget
+
+    bank, table = 7 * 10**9, 3 * 10**9
+    need = jr.device_need(bank + table)
+    for free, fits in ((need, True), (need - 2, False)):
+        monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None, f=free: (f, 80 * 10**9))
+        monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: 0)
+        monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 0)
+        assert (table <= resident_budget(torch.device("cuda"), bank)) is fits

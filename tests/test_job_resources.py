@@ -12,6 +12,7 @@ import pytest
 from videolstm import job_resources as jr
 from videolstm.config import load_config
 from videolstm.errors import UserError
+from videolstm.plan import classifier_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,6 +20,7 @@ PROBE = r"""
 import sys, torch
 from dataclasses import asdict
 from videolstm import job_resources as jr
+from videolstm.plan import pretrain_counts
 from videolstm.models import ModelConfig, build_model
 
 def status(field):
@@ -29,7 +31,7 @@ def status(field):
 torch.set_num_threads(1)
 mcfg = ModelConfig(input_dim=1024, hidden=512, layers=2, cell="peephole", init="paper",
                    output="linear", n_in=16, n_recon=16, n_future=13)
-step = jr._lstm_model_step("composite", tuple(sorted(asdict(mcfg).items())), 256, True)
+step = pretrain_counts("composite", tuple(sorted(asdict(mcfg).items())), 256, True)
 x = torch.randn(29, 256, 1024)
 open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM)
 base = status("VmRSS")
@@ -59,7 +61,7 @@ def test_counted_training_memory_matches_the_measured_peak():
 def test_a_bank_is_counted_exactly():
     from videolstm.finetune.bank import LSTMBank
 
-    step = jr._classifier_step(48, 32, 2, 7, 16, 8)
+    step = classifier_counts(48, 32, 2, 7, 16, 8)
     bank = LSTMBank(5, 48, 32, 2, 7)
     assert sum(p.numel() for p in bank.parameters()) == 5 * step["params"]
 

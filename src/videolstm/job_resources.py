@@ -23,65 +23,15 @@ what the user's device sustains (measure it with `make bench` on that machine), 
 
 from __future__ import annotations
 
-import functools
 import math
 
-from videolstm.plan import OPT_STATES
+from videolstm.plan import OPT_STATES, classifier_counts, count_step, pretrain_counts
 
 HOST_BASE_MB = 1000  # a CPU process (an idle videolstm process measured 260 MB here)
 GPU_HOST_BASE_MB = 3000  # a CUDA process: context and libraries (an allowance; not measured here)
 DEVICE_MARGIN = 1.2  # x the counted bytes, plus DEVICE_SLACK_MB
 DEVICE_SLACK_MB = 512
 MB = 10**6  # Snakemake's mem_mb is in megabytes; resources.gpu_mem_gb in gigabytes (10^9)
-
-
-@functools.cache
-def _lstm_model_step(variant: str, mcfg_items: tuple, batch: int, teacher_forcing: bool) -> dict:
-    """Parameters, saved-activation bytes and FLOPs of one pretraining step (meta device)."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from videolstm.models import ModelConfig, build_model
-
-    mcfg = ModelConfig(**dict(mcfg_items))
-    with torch.device("meta"):
-        model = build_model(variant, mcfg)
-    x = torch.empty(mcfg.n_in + mcfg.n_future, batch, mcfg.input_dim, device="meta")
-    saved = [0]
-    with FlopCounterMode(display=False) as flops:
-        with torch.autograd.graph.saved_tensors_hooks(_counter(saved), lambda t: t):
-            loss = model.losses(x[: mcfg.n_in], x[mcfg.n_in:], teacher_forcing=teacher_forcing)["total"]
-        loss.backward()
-    return {"params": sum(p.numel() for p in model.parameters()), "saved": saved[0],
-            "flops": float(flops.get_total_flops())}
-
-
-def _counter(total: list):
-    def pack(t):
-        total[0] += t.numel() * t.element_size()
-        return t
-    return pack
-
-
-@functools.cache
-def _classifier_step(dim: int, hidden: int, layers: int, classes: int, block: int, batch: int) -> dict:
-    """One classifier of a bank (LSTM + softmax at every step): parameters, saved bytes, FLOPs."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from videolstm.lstm import StackedLSTM
-
-    with torch.device("meta"):
-        lstm = StackedLSTM(dim, hidden, layers)
-        head = torch.nn.Linear(hidden, classes)
-    x = torch.empty(block, batch, dim, device="meta")
-    saved = [0]
-    with FlopCounterMode(display=False) as flops:
-        with torch.autograd.graph.saved_tensors_hooks(_counter(saved), lambda t: t):
-            loss = head(lstm(x)[0]).sum()
-        loss.backward()
-    params = sum(p.numel() for p in lstm.parameters()) + sum(p.numel() for p in head.parameters())
-    return {"params": params, "saved": saved[0], "flops": float(flops.get_total_flops())}
 
 
 def _peak_inference(model, x) -> int:
@@ -138,7 +88,7 @@ def pretrain(cfg: dict, domain: str, run: str) -> dict:
     dim = input_dim_of(cfg, base)
     batch_bytes = (settings["n_in"] + settings["n_future"]) * tc.batch_size * dim * 4
     mcfg = model_config_for(variant, tc, settings, dim, model_extra(cfg, variant, dim))
-    step = _lstm_model_step(variant, tuple(sorted(asdict(mcfg).items())), tc.batch_size,
+    step = pretrain_counts(variant, tuple(sorted(asdict(mcfg).items())), tc.batch_size,
                             tc.teacher_forcing)
     state = step["params"] * (4 * (2 + OPT_STATES.get(tc.optimizer, 2)) + (2 if tc.amp else 0))
     device = state + step["saved"] + batch_bytes
@@ -149,17 +99,19 @@ def pretrain(cfg: dict, domain: str, run: str) -> dict:
 
 
 def bank_bytes(dim: int, hidden: int, layers: int, classes: int, lstm: dict, runs: int,
-               validated: bool) -> int:
+               validated: bool, test_blocks: float = 0) -> int:
     """Device bytes of `runs` LSTM classifiers trained together (finetune.engine): parameters,
-    gradients, optimiser states and, when validated, each run's best parameters; plus the larger
-    of a training step's saved activations and an evaluation chunk's. Also what the fine-tuning
-    job keeps free for its bank when it decides whether a percept table can be resident."""
+    gradients, optimiser states and, when validated, each run's best parameters; the larger of a
+    training step's saved activations and an evaluation chunk's; the block probabilities of the
+    `test_blocks` test blocks. Also what the fine-tuning job keeps free for its bank when it
+    decides whether a percept table can be resident."""
     block, batch = int(lstm["block"]), int(lstm["batch_size"])
-    step = _classifier_step(dim, hidden, layers, classes, block, batch)
+    step = classifier_counts(dim, hidden, layers, classes, block, batch)
     states = 2 + OPT_STATES.get(lstm.get("optimizer", "adam"), 2) + (1 if validated else 0)
     train_act = runs * (step["saved"] + block * batch * dim * 4)
     eval_act = runs * int(lstm.get("eval_chunk", 512)) * block * (5 * hidden + dim) * 4
-    return int(runs * step["params"] * 4 * states + max(train_act, eval_act))
+    probs = runs * test_blocks * classes * 4
+    return int(runs * step["params"] * 4 * states + max(train_act, eval_act) + probs)
 
 
 def device_need(counted: float) -> int:
@@ -206,12 +158,12 @@ def finetune(cfg: dict, dataset: str, split: int, controls_runs: bool = False) -
         dim, hidden, layers = classifier_shape(cfg, stream, split)
         together = sizes.get(stream, 1)
         n_blocks = 0 if frames is None else frames / int(lstm.get("stride", 8))
-        counted = bank_bytes(dim, hidden, layers, classes, lstm, together, bool(ft.get("validation")))
-        counted += together * n_blocks * classes * 4  # the test videos' block probabilities
+        counted = bank_bytes(dim, hidden, layers, classes, lstm, together, bool(ft.get("validation")),
+                             n_blocks)
         table = 0.0 if frames is None else frames * percept_dim(cfg, ft["streams"][stream]["kind"]) * 2
         resident = frames is not None and device_need(counted + table) <= gpu_bytes
         device = max(device, counted + (table if resident else 0))
-        step = _classifier_step(dim, hidden, layers, classes, block, batch)
+        step = classifier_counts(dim, hidden, layers, classes, block, batch)
         # host: the pretrained encoders kept for copying (one per pretrained variant) and one
         # checkpoint being read (its model and optimiser state: at most 3 encoders' worth x 2),
         # the streamed batches prepared ahead
@@ -261,10 +213,8 @@ def temporal_cnn(cfg: dict, kind: str, train: bool) -> dict:
     x = torch.empty(batch, 2 * length, size, size, device="meta")
     batch_bytes = x.numel() * 4
     if train:
-        saved = [0]
-        with torch.autograd.graph.saved_tensors_hooks(_counter(saved), lambda t: t):
-            model(x).sum()
-        device = params * 4 * (2 + 2) + saved[0] + batch_bytes  # Adam
+        saved = count_step(lambda: model(x).sum())["saved"]
+        device = params * 4 * (2 + 2) + saved + batch_bytes  # Adam
     else:
         device = params * 4 + _peak_inference(torch.nn.Sequential(model.features, model.fc6), x)
     # host: batches being built (float32 arrays), and the model's weights saved or read

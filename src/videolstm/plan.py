@@ -15,6 +15,7 @@ and the stages that need them say so instead of guessing.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,6 +109,24 @@ def _count(fn) -> float:
     return float(counter.get_total_flops())
 
 
+def count_step(forward) -> dict:
+    """FLOPs of forward + backward and the bytes autograd saves for the backward (meta)."""
+    import torch
+
+    saved = [0]
+
+    def pack(t):
+        saved[0] += t.numel() * t.element_size()
+        return t
+
+    def step():
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            loss = forward()
+        loss.backward()
+
+    return {"flops": _count(step), "saved": saved[0]}
+
+
 def vgg16_fc6_flops() -> float:
     import torch
 
@@ -131,20 +150,34 @@ def temporal_cnn_flops(cnn: dict, size: int, length: int, classes: int, train: b
     return _count(lambda: model.features6(x))
 
 
-def pretrain_step(variant: str, mcfg, batch: int) -> tuple[float, int]:
-    """(FLOPs of one training step, number of parameters) of a pretraining model."""
+@functools.cache
+def pretrain_counts(variant: str, mcfg_items: tuple, batch: int, teacher_forcing: bool = True) -> dict:
+    """Parameters, FLOPs and saved-activation bytes of one pretraining step (`mcfg_items`: the
+    ModelConfig's sorted items; cached, videolstm.job_resources asks for the same shapes)."""
     import torch
 
-    from videolstm.models import build_model
+    from videolstm.models import ModelConfig, build_model
 
+    mcfg = ModelConfig(**dict(mcfg_items))
     with torch.device("meta"):
         model = build_model(variant, mcfg)
     x = torch.empty(mcfg.n_in + mcfg.n_future, batch, mcfg.input_dim, device="meta")
-    flops = _count(lambda: model.losses(x[: mcfg.n_in], x[mcfg.n_in:])["total"].backward())
-    return flops, sum(p.numel() for p in model.parameters())
+    counts = count_step(lambda: model.losses(x[: mcfg.n_in], x[mcfg.n_in:],
+                                              teacher_forcing=teacher_forcing)["total"])
+    return {**counts, "params": sum(p.numel() for p in model.parameters())}
 
 
-def classifier_step(dim: int, hidden: int, layers: int, classes: int, block: int, batch: int) -> float:
+def pretrain_step(variant: str, mcfg, batch: int) -> tuple[float, int]:
+    """(FLOPs of one training step, number of parameters) of a pretraining model."""
+    from dataclasses import asdict
+
+    counts = pretrain_counts(variant, tuple(sorted(asdict(mcfg).items())), batch)
+    return counts["flops"], counts["params"]
+
+
+@functools.cache
+def classifier_counts(dim: int, hidden: int, layers: int, classes: int, block: int, batch: int) -> dict:
+    """One LSTM classifier (softmax at every step): parameters, FLOPs, saved bytes of a step."""
     import torch
 
     from videolstm.lstm import StackedLSTM
@@ -153,7 +186,13 @@ def classifier_step(dim: int, hidden: int, layers: int, classes: int, block: int
         lstm = StackedLSTM(dim, hidden, layers)
         head = torch.nn.Linear(hidden, classes)
     x = torch.empty(block, batch, dim, device="meta")
-    return _count(lambda: head(lstm(x)[0]).sum().backward())
+    counts = count_step(lambda: head(lstm(x)[0]).sum())
+    params = sum(p.numel() for p in lstm.parameters()) + sum(p.numel() for p in head.parameters())
+    return {**counts, "params": params}
+
+
+def classifier_step(dim: int, hidden: int, layers: int, classes: int, block: int, batch: int) -> float:
+    return classifier_counts(dim, hidden, layers, classes, block, batch)["flops"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,6 +29,19 @@ def host_buffer(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device
     return torch.empty(shape, dtype=dtype, device="cpu", pin_memory=device.type == "cuda")
 
 
+def staged(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A host batch made elsewhere (numpy), page-locked when it is bound for a CUDA device."""
+    return t.pin_memory() if device.type == "cuda" else t
+
+
+def depth_for(device: torch.device, depth: int | None = None) -> int:
+    """How far ahead to prepare host batches: `depth` if given, else 2 on a GPU and 0 on the CPU
+    (where the job's other cores belong to other jobs)."""
+    if depth is not None:
+        return depth
+    return 2 if device.type == "cuda" else 0
+
+
 def to_device_float(t: torch.Tensor, device: torch.device) -> torch.Tensor:
     """Copy (asynchronously from pinned memory) and cast to float32 on the device."""
     return t.to(device, non_blocking=True).float()

@@ -425,20 +425,18 @@ class _FiniteGuard:
         """Every parameter finite (one sync), before a checkpoint is written."""
         finite = torch.stack([torch.isfinite(p).all() for p in r.model.parameters()]).all()
         if not bool(finite):
-            raise UserError(
-                f"{r.domain}/{r.run}: the weights became non-finite by step {r.step} (the loss "
-                f"was still finite); stopped. The last good checkpoint is "
-                f"{last if last.exists() else '(none yet)'}. Lower pretrain lr or set clip, then "
-                "rerun (it resumes from last.pt)"
-            )
+            raise _stopped(r, last, f"the weights became non-finite by step {r.step} (the loss was "
+                                    "still finite)")
 
     def check(self, r: _Run, last: Path) -> None:
         first = int(self.first_bad)  # the one sync
         if first:
             step = r.step - int(self.count) + first
-            raise UserError(
-                f"{r.domain}/{r.run}: the training loss became {float(self.bad_loss)} at step "
-                f"{step}; stopped. The last good checkpoint is "
-                f"{last if last.exists() else '(none yet)'}. Lower pretrain lr or set clip, then "
-                "rerun (it resumes from last.pt)"
-            )
+            raise _stopped(r, last, f"the training loss became {float(self.bad_loss)} at step {step}")
+
+
+def _stopped(r: _Run, last: Path, what: str) -> UserError:
+    return UserError(
+        f"{r.domain}/{r.run}: {what}; stopped. The last good checkpoint is "
+        f"{last if last.exists() else '(none yet)'}. Lower pretrain lr or set clip, then rerun "
+        "(it resumes from last.pt)")

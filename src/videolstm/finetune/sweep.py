@@ -213,8 +213,7 @@ def _bank_reserve(ft: dict, runs: list[Run], ctx: SplitContext, scfg: dict, perc
     blocks = sum(len(block_starts(int(n), ctx.lstm_cfg.block, ctx.lstm_cfg.stride))
                  for n in percepts.lengths()[ctx.test])
     return bank_bytes(percepts.dim, enc.hidden, enc.num_layers, ctx.data.n_classes,
-                      asdict(ctx.lstm_cfg), together, ctx.validation is not None) \
-        + together * blocks * ctx.data.n_classes * 4
+                      asdict(ctx.lstm_cfg), together, ctx.validation is not None, blocks)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from torch import nn
 from videolstm.config import known_fields
 from videolstm.devices import pick_device
 from videolstm.errors import UserError
+from videolstm.prefetch import depth_for, prefetch, staged
 from videolstm.video.arrays import load_frames, load_meta, write_frames
 from videolstm.video.index import read_index
 
@@ -143,7 +144,6 @@ def train(flow_path: str | Path, index_path: str | Path, kind: str, cfg: CNNConf
     (`prefetch_depth`; None: 2 on CUDA, 0 on the CPU, where the job's other core is another
     job's); the batches and so the model are the same either way (tested)."""
     from videolstm.io import atomic_torch_save, atomic_write_json
-    from videolstm.prefetch import prefetch
 
     if kind not in KINDS:
         raise UserError(f"unknown flow percept kind {kind!r}; choose one of {', '.join(KINDS)}")
@@ -178,10 +178,9 @@ def train(flow_path: str | Path, index_path: str | Path, kind: str, cfg: CNNConf
             t = (rng.random(cfg.batch_size) * lengths[v]).astype(np.int64)
             flips = rng.random(cfg.batch_size) < 0.5 if cfg.flip else None
             x = make_input(flow, stack_indices(offsets, v, t, length), bound, cfg.subtract_mean, flips)
-            yield (x.pin_memory() if device.type == "cuda" else x), labels[v]
+            yield staged(x, device), labels[v]
 
-    depth = (2 if device.type == "cuda" else 0) if prefetch_depth is None else prefetch_depth
-    for step, (x, y) in enumerate(prefetch(batches(), depth)):
+    for step, (x, y) in enumerate(prefetch(batches(), depth_for(device, prefetch_depth))):
         x = x.to(device, non_blocking=True)
         y = torch.from_numpy(y).to(device)
         loss = nn.functional.cross_entropy(model(x), y)
@@ -261,8 +260,6 @@ def features(model_path: str | Path, flow_path: str | Path, out: str | Path, met
     """fc6 (after ReLU) of the temporal CNN for every frame of a flow store: float16 percepts.
     On a GPU the input stacks are built two batches ahead by a background thread
     (`prefetch_depth`; None: 2 on CUDA, 0 on the CPU); the percepts are the same (tested)."""
-    from videolstm.prefetch import prefetch
-
     torch.set_num_threads(max(1, threads))
     model, ckpt = load_model(model_path)
     dev = pick_device(device)
@@ -287,12 +284,11 @@ def features(model_path: str | Path, flow_path: str | Path, out: str | Path, met
         for v in range(len(offsets) - 1):
             for _, rows in _iter_rows(offsets, np.array([v]), length, batch_size):
                 x = make_input(flow, rows, ckpt["bound"], ckpt["subtract_mean"])
-                yield x.pin_memory() if dev.type == "cuda" else x
+                yield staged(x, dev)
             yield None
 
-    depth = (2 if dev.type == "cuda" else 0) if prefetch_depth is None else prefetch_depth
     with write_frames(out, (dim,), np.float16, info) as writer, torch.inference_mode():
-        for x in prefetch(inputs(), depth):
+        for x in prefetch(inputs(), depth_for(dev, prefetch_depth)):
             if x is None:
                 writer.end_sequence()
                 continue

@@ -9,10 +9,11 @@ Counted, not timed or guessed:
 - inference (percept extraction): the largest input + output of any layer for one batch;
 - classifier banks: `finetune.max_runs_together` runs at once, each with a copy of its best
   parameters (validation), and the evaluation chunk's activations;
-- percept tables: resident on the device when their float16 bytes fit half of
-  `resources.gpu_mem_gb` (as finetune.frames decides at run time), else streamed.
-Allowances, stated: `HOST_BASE_MB` for a process (an idle videolstm process measured 0.26 GB on
-CPU; a CUDA context adds more, not measured here), `DEVICE_MARGIN` for the allocator's
+- percept tables: resident on the device when their frames are known and their float16 bytes
+  fit `resources.gpu_mem_gb` beside the bank (as finetune.frames decides at run time), else
+  streamed.
+Allowances, stated: `HOST_BASE_MB` for a CPU process (an idle videolstm process measured 0.26 GB
+here), `GPU_HOST_BASE_MB` for a CUDA one (not measured here), `DEVICE_MARGIN` for the allocator's
 fragmentation and library workspaces. With `device: cpu` (or no `resources.gpu_mem_gb`) all of a
 job's memory is host memory.
 

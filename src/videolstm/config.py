@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -92,6 +94,8 @@ def validate_config(config: dict, source: str = "config", partial: bool = False)
     `partial`: `config` holds only some sections (a command's `--cfg`): missing required keys
     are not errors, but every key present is checked (a typo such as `hiden` is refused).
     """
+    if isinstance(config.get("results_dir"), str):  # first: it is pasted into shell commands
+        check_results_dir(config["results_dir"], source, folder=not partial)
     schema = load_schema()
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted((e for e in validator.iter_errors(config)
@@ -100,6 +104,58 @@ def validate_config(config: dict, source: str = "config", partial: bool = False)
     if errors:
         lines = "\n  ".join(_describe(e, schema) for e in errors)
         raise UserError(f"invalid configuration in {source}:\n  {lines}")
+
+
+# `results_dir` is the prefix of every path the workflow's shell commands receive: only
+# characters that need no shell quoting, so a value can neither run a command nor split an argument
+RESULTS_DIR_CHARS = re.compile(r"[A-Za-z0-9_./-]+")
+# what the workflow writes at the top of its results folder (workflow/rules/*.smk,
+# `videolstm run-record`): a folder holding one of them is a results folder of this project
+RESULTS_MARKERS = ("tables", "figures", "metrics", "configs", "logs", "benchmarks", "data",
+                   "percepts", "pretrain", "finetune", "eval", "run.json", "report.html")
+
+
+def results_dir_problem(value: str, folder: bool = True) -> str | None:
+    """Why `value` cannot be the results folder (None when it can). `folder`: also look at what
+    is on disk there (relative paths are taken from the current folder, as Snakemake does)."""
+    if not value:
+        return "it is empty"
+    if not RESULTS_DIR_CHARS.fullmatch(value):
+        bad = "".join(sorted({c for c in value if not RESULTS_DIR_CHARS.fullmatch(c)}))
+        return (f"it contains {bad!r}, but only letters, digits and _ - . / are allowed (no "
+                "spaces, quotes or shell characters)")
+    if value.startswith("-"):
+        return "it starts with '-' (a command would read it as an option)"
+    if ".." in value.split("/"):
+        return "it has a '..' part (it must not climb out of the folder it names)"
+    if os.path.normpath(value) in ("/", "//"):
+        return "it is the file system root"
+    if os.path.normpath(value) == ".":
+        return "it is the current folder itself, not a folder of its own"
+    if not folder:
+        return None
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        return "it exists and is not a folder"
+    if path.is_dir():
+        try:
+            entries = {e.name for e in os.scandir(path)}
+        except OSError as exc:
+            return f"that folder cannot be read ({exc.strerror})"
+        if entries and not entries & set(RESULTS_MARKERS):
+            return ("that folder exists, is not empty and is not a results folder of this "
+                    "workflow (it holds none of " + ", ".join(RESULTS_MARKERS) + ")")
+    return None
+
+
+def check_results_dir(value: str, source: str = "config", folder: bool = True) -> None:
+    """One-line UserError when `value` cannot be the config key `results_dir` (see above)."""
+    problem = results_dir_problem(value, folder)
+    if problem:
+        raise UserError(f"invalid configuration in {source}: config key 'results_dir' is "
+                        f"{value!r}: {problem}; set results_dir to a new or empty folder, or one "
+                        "an earlier run of this workflow wrote, named with letters, digits and "
+                        "_ - . / only (e.g. results-mine)")
 
 
 def section(config: dict, dotted: str) -> Any:

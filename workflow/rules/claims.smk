@@ -29,5 +29,5 @@ rule claims:
     conda:
         CONDA_ENV
     shell:
-        "videolstm claims --results {params.results} --cfg {input.cfg} --out {params.stem}"
-        " --summary {output.summary} > {log} 2>&1"
+        "videolstm claims --results {params.results:q} --cfg {input.cfg:q} --out {params.stem:q}"
+        " --summary {output.summary:q} > {log:q} 2>&1"

@@ -220,8 +220,9 @@ def table2_mnist_evals():
     return [f"{RESULTS}/eval/mnist/{r}.json" for r in table2_runs()]
 
 
+# Arguments that several paths fill are lists: the rules quote each item (`{params.x:q}`).
 def table2_mnist_args():
-    return " ".join(f"{r}={RESULTS}/eval/mnist/{r}.json" for r in table2_runs())
+    return [f"{r}={RESULTS}/eval/mnist/{r}.json" for r in table2_runs()]
 
 
 def table2_patches_runs():
@@ -246,9 +247,9 @@ def table2_baseline_files():
 
 
 def table2_baseline_args(wildcards):
-    args = f"--mnist-baselines {RESULTS}/eval/baselines/mnist.json"
+    args = ["--mnist-baselines", f"{RESULTS}/eval/baselines/mnist.json"]
     if table2_patches_runs():
-        args += f" --patches-baselines {RESULTS}/eval/baselines/patches.json"
+        args += ["--patches-baselines", f"{RESULTS}/eval/baselines/patches.json"]
     return args
 
 
@@ -267,8 +268,8 @@ def baselines_cfg_file(domain):
 def table2_patches_args(wildcards):
     runs = table2_patches_runs()
     if not runs:
-        return ""
-    return "--patches-eval " + " ".join(f"{r}={RESULTS}/eval/patches/{r}.json" for r in runs)
+        return []
+    return ["--patches-eval", *(f"{r}={RESULTS}/eval/patches/{r}.json" for r in runs)]
 
 
 def labreport_inputs(wildcards):
@@ -282,9 +283,9 @@ def labreport_inputs(wildcards):
 
 def labreport_args():
     runs = pretrain_runs("labreport")
-    evals = " ".join(f"{r}={RESULTS}/eval/labreport/{r}.json" for r in runs)
-    ckpts = " ".join(f"{r}={RESULTS}/pretrain/labreport/{r}/final.pt" for r in runs)
-    return f"--eval {evals} --checkpoint {ckpts}"
+    evals = [f"{r}={RESULTS}/eval/labreport/{r}.json" for r in runs]
+    ckpts = [f"{r}={RESULTS}/pretrain/labreport/{r}/final.pt" for r in runs]
+    return ["--eval", *evals, "--checkpoint", *ckpts]
 
 
 def figure_runs():
@@ -300,7 +301,7 @@ def figure_checkpoints():
 
 
 def figure_checkpoint_args():
-    return " ".join(f"{role}={RESULTS}/pretrain/mnist/{r}/final.pt" for role, r in figure_runs().items())
+    return [f"{role}={RESULTS}/pretrain/mnist/{r}/final.pt" for role, r in figure_runs().items()]
 
 
 def mnist_result_targets():

@@ -33,9 +33,9 @@ rule finetune:
     conda:
         CONDA_ENV
     shell:
-        "videolstm finetune --cfg {input.cfg} --dataset {wildcards.dataset}"
-        " --split {wildcards.split} --index {input.index} --percepts {params.percepts}"
-        " --pretrain {params.pretrain} --out {output.runs} --threads {threads} > {log} 2>&1"
+        "videolstm finetune --cfg {input.cfg:q} --dataset {wildcards.dataset:q}"
+        " --split {wildcards.split:q} --index {input.index:q} --percepts {params.percepts:q}"
+        " --pretrain {params.pretrain:q} --out {output.runs:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule finetune_controls:
@@ -63,9 +63,9 @@ rule finetune_controls:
     conda:
         CONDA_ENV
     shell:
-        "videolstm finetune --controls --cfg {input.cfg} --dataset {wildcards.dataset}"
-        " --split {wildcards.split} --index {input.index} --percepts {params.percepts}"
-        " --pretrain {params.pretrain} --out {output.runs} --threads {threads} > {log} 2>&1"
+        "videolstm finetune --controls --cfg {input.cfg:q} --dataset {wildcards.dataset:q}"
+        " --split {wildcards.split:q} --index {input.index:q} --percepts {params.percepts:q}"
+        " --pretrain {params.pretrain:q} --out {output.runs:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule table_controls:
@@ -91,8 +91,8 @@ rule table_controls:
     conda:
         CONDA_ENV
     shell:
-        "videolstm table-controls --cfg {input.cfg} --runs {input.runs}"
-        " --out-dir {params.out_dir} > {log} 2>&1"
+        "videolstm table-controls --cfg {input.cfg:q} --runs {input.runs:q}"
+        " --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule tables_actions:
@@ -117,7 +117,7 @@ rule tables_actions:
             category="Action recognition",
         ),
     params:
-        cnn=lambda wildcards, input: f"--temporal-cnn {input.cnn}" if input.cnn else "",
+        cnn=lambda wildcards, input: ["--temporal-cnn", *input.cnn] if input.cnn else [],
         out_dir=ft_workflow.out_dir,
     log:
         f"{LOGS}/finetune/tables_actions.log",
@@ -130,8 +130,8 @@ rule tables_actions:
     conda:
         CONDA_ENV
     shell:
-        "videolstm tables-actions --cfg {input.cfg} --runs {input.runs}"
-        " {params.cnn} --out-dir {params.out_dir} > {log} 2>&1"
+        "videolstm tables-actions --cfg {input.cfg:q} --runs {input.runs:q}"
+        " {params.cnn:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule figure12:
@@ -163,5 +163,5 @@ rule figure12:
     conda:
         CONDA_ENV
     shell:
-        "videolstm figure12 --cfg {input.cfg} --runs {input.runs}"
-        " --out-dir {params.out_dir} > {log} 2>&1"
+        "videolstm figure12 --cfg {input.cfg:q} --runs {input.runs:q}"
+        " --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -23,4 +23,4 @@ rule mnist_sets:
     conda:
         CONDA_ENV
     shell:
-        "videolstm mnist-data --cfg {input.cfg} --out-dir {params.out_dir} > {log} 2>&1"
+        "videolstm mnist-data --cfg {input.cfg:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -21,8 +21,8 @@ rule mnist_eval:
     conda:
         CONDA_ENV
     shell:
-        "videolstm mnist-eval --cfg {input.cfg} --checkpoint {input.ckpt} --test {input.test}"
-        " --out {output} --threads {threads} > {log} 2>&1"
+        "videolstm mnist-eval --cfg {input.cfg:q} --checkpoint {input.ckpt:q} --test {input.test:q}"
+        " --out {output:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule patches_eval:
@@ -46,8 +46,8 @@ rule patches_eval:
     conda:
         CONDA_ENV
     shell:
-        "videolstm sequence-eval --cfg {input.cfg} --checkpoint {input.ckpt}"
-        " --arrays {params.stem} --out {output} --threads {threads} > {log} 2>&1"
+        "videolstm sequence-eval --cfg {input.cfg:q} --checkpoint {input.ckpt:q}"
+        " --arrays {params.stem:q} --out {output:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule mnist_baselines:
@@ -67,7 +67,7 @@ rule mnist_baselines:
     conda:
         CONDA_ENV
     shell:
-        "videolstm mnist-baselines --cfg {input.cfg} --test {input.test} --out {output} > {log} 2>&1"
+        "videolstm mnist-baselines --cfg {input.cfg:q} --test {input.test:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule patches_baselines:
@@ -93,8 +93,8 @@ rule patches_baselines:
     conda:
         CONDA_ENV
     shell:
-        "videolstm sequence-baselines --cfg {input.cfg} --domain patches --train {params.train}"
-        " --test {params.test} --out {output} > {log} 2>&1"
+        "videolstm sequence-baselines --cfg {input.cfg:q} --domain patches --train {params.train:q}"
+        " --test {params.test:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule table2:
@@ -125,8 +125,8 @@ rule table2:
     conda:
         CONDA_ENV
     shell:
-        "videolstm table2 --only table2 --cfg {input.cfg} --mnist-eval {params.mnist}"
-        " {params.patches} {params.baselines} --out-dir {params.out_dir} > {log} 2>&1"
+        "videolstm table2 --only table2 --cfg {input.cfg:q} --mnist-eval {params.mnist:q}"
+        " {params.patches:q} {params.baselines:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule moving_mnist_protocol:
@@ -156,8 +156,8 @@ rule moving_mnist_protocol:
     conda:
         CONDA_ENV
     shell:
-        "videolstm table2 --only protocol --cfg {input.cfg} --mnist-eval {params.mnist}"
-        " --mnist-baselines {input.baselines} --out-dir {params.out_dir} > {log} 2>&1"
+        "videolstm table2 --only protocol --cfg {input.cfg:q} --mnist-eval {params.mnist:q}"
+        " --mnist-baselines {input.baselines:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule labreport:
@@ -191,8 +191,8 @@ rule labreport:
     conda:
         CONDA_ENV
     shell:
-        "videolstm labreport --cfg {input.cfg} {params.runs} --test {input.test}"
-        " --out-dir {params.out_dir} --figure {output.figure} > {log} 2>&1"
+        "videolstm labreport --cfg {input.cfg:q} {params.runs:q} --test {input.test:q}"
+        " --out-dir {params.out_dir:q} --figure {output.figure:q} > {log:q} 2>&1"
 
 
 rule mnist_figures:
@@ -247,9 +247,9 @@ rule mnist_figures:
     conda:
         CONDA_ENV
     shell:
-        "videolstm mnist-figures --cfg {input.cfg} --checkpoint {params.ckpts}"
-        " --test {input.test} --test-1digit {input.test_1digit}"
-        " --test-3digits {input.test_3digits} --out-dir {params.out_dir} > {log} 2>&1"
+        "videolstm mnist-figures --cfg {input.cfg:q} --checkpoint {params.ckpts:q}"
+        " --test {input.test:q} --test-1digit {input.test_1digit:q}"
+        " --test-3digits {input.test_3digits:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule mnist_figure_checks:
@@ -272,6 +272,6 @@ rule mnist_figure_checks:
     conda:
         CONDA_ENV
     shell:
-        "videolstm mnist-figure-checks --cfg {input.cfg} --checkpoint {input.ckpt}"
-        " --test {input.test} --test-1digit {input.test_1digit}"
-        " --test-3digits {input.test_3digits} --out {output} --threads {threads} > {log} 2>&1"
+        "videolstm mnist-figure-checks --cfg {input.cfg:q} --checkpoint {input.ckpt:q}"
+        " --test {input.test:q} --test-1digit {input.test_1digit:q}"
+        " --test-3digits {input.test_3digits:q} --out {output:q} --threads {threads} > {log:q} 2>&1"

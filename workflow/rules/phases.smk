@@ -44,4 +44,4 @@ rule paper_metrics:
     conda:
         CONDA_ENV
     shell:
-        "videolstm metrics {input} --out {output} > {log} 2>&1"
+        "videolstm metrics {input:q} --out {output:q} > {log:q} 2>&1"

@@ -28,5 +28,5 @@ rule pretrain:
     conda:
         CONDA_ENV
     shell:
-        "videolstm pretrain --cfg {input.cfg} --domain {wildcards.domain} --run {wildcards.run}"
-        " --out-dir {params.out_dir} --data-root {params.data_root} --threads {threads} > {log} 2>&1"
+        "videolstm pretrain --cfg {input.cfg:q} --domain {wildcards.domain:q} --run {wildcards.run:q}"
+        " --out-dir {params.out_dir:q} --data-root {params.data_root:q} --threads {threads} > {log:q} 2>&1"

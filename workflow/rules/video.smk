@@ -41,8 +41,8 @@ rule video_synth:
     conda:
         CONDA_ENV
     shell:
-        "videolstm synth --dataset {wildcards.synthset} --out {output} --cfg {input.cfg}"
-        " --threads {threads} > {log} 2>&1"
+        "videolstm synth --dataset {wildcards.synthset:q} --out {output:q} --cfg {input.cfg:q}"
+        " --threads {threads} > {log:q} 2>&1"
 
 
 rule video_index:
@@ -65,8 +65,8 @@ rule video_index:
     conda:
         CONDA_ENV
     shell:
-        "videolstm index --dataset {wildcards.labelled} --root {params.root:q} --out {output}"
-        " --cfg {input.cfg} --threads {threads} > {log} 2>&1"
+        "videolstm index --dataset {wildcards.labelled:q} --root {params.root:q} --out {output:q}"
+        " --cfg {input.cfg:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule video_clips:
@@ -89,8 +89,8 @@ rule video_clips:
     conda:
         CONDA_ENV
     shell:
-        "videolstm clips {params.args} --out {output} --cfg {input.cfg}"
-        " --threads {threads} > {log} 2>&1"
+        "videolstm clips {params.args:q} --out {output:q} --cfg {input.cfg:q}"
+        " --threads {threads} > {log:q} 2>&1"
 
 
 rule video_patches:
@@ -115,8 +115,8 @@ rule video_patches:
     conda:
         CONDA_ENV
     shell:
-        "videolstm patches --index {params.index} --root {params.root:q} --part {wildcards.part}"
-        " --out {output.npy} --cfg {input.cfg} > {log} 2>&1"
+        "videolstm patches --index {params.index:q} --root {params.root:q} --part {wildcards.part:q}"
+        " --out {output.npy:q} --cfg {input.cfg:q} > {log:q} 2>&1"
 
 
 rule video_percepts_rgb:
@@ -143,8 +143,8 @@ rule video_percepts_rgb:
     conda:
         CONDA_ENV
     shell:
-        "videolstm percepts {params.sources} --dataset {wildcards.dataset} --out {output.npy}"
-        " --cfg {input.cfg} --threads {threads} > {log} 2>&1"
+        "videolstm percepts {params.sources:q} --dataset {wildcards.dataset:q} --out {output.npy:q}"
+        " --cfg {input.cfg:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule video_flow:
@@ -169,8 +169,8 @@ rule video_flow:
     conda:
         CONDA_ENV
     shell:
-        "videolstm flow {params.sources} --dataset {wildcards.dataset} --out {output.npy}"
-        " --cfg {input.cfg} --threads {threads} > {log} 2>&1"
+        "videolstm flow {params.sources:q} --dataset {wildcards.dataset:q} --out {output.npy:q}"
+        " --cfg {input.cfg:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule video_temporal_cnn:
@@ -194,9 +194,9 @@ rule video_temporal_cnn:
     conda:
         CONDA_ENV
     shell:
-        "videolstm temporal-cnn-train --flow {input.flow} --index {input.index}"
-        " --kind {wildcards.flowkind} --split {wildcards.split} --out {output.model}"
-        " --cfg {input.cfg} --threads {threads} > {log} 2>&1"
+        "videolstm temporal-cnn-train --flow {input.flow:q} --index {input.index:q}"
+        " --kind {wildcards.flowkind:q} --split {wildcards.split:q} --out {output.model:q}"
+        " --cfg {input.cfg:q} --threads {threads} > {log:q} 2>&1"
 
 
 # one split's flow percepts: fc6 of the temporal CNN trained on that split's training videos
@@ -222,6 +222,6 @@ rule video_percepts_flow:
     conda:
         CONDA_ENV
     shell:
-        "videolstm temporal-cnn-features --model {input.model} --flow {input.flow}"
-        " --dataset {wildcards.dataset} --out {output.npy} --cfg {input.cfg}"
-        " --threads {threads} > {log} 2>&1"
+        "videolstm temporal-cnn-features --model {input.model:q} --flow {input.flow:q}"
+        " --dataset {wildcards.dataset:q} --out {output.npy:q} --cfg {input.cfg:q}"
+        " --threads {threads} > {log:q} 2>&1"

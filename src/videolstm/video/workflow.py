@@ -41,12 +41,13 @@ def clips_input(config: dict, results: str, wildcards) -> list[str]:
     return out
 
 
-def clips_args(config: dict, results: str, wildcards) -> str:
-    args = [f"--source {video_root(config, results, 'unlabelled')}"]
+def clips_args(config: dict, results: str, wildcards) -> list[str]:
+    """Arguments of `videolstm clips`, one item each (the rule quotes each: `{params.args:q}`)."""
+    args = ["--source", video_root(config, results, "unlabelled")]
     for d in clips_added(config):
-        args.append(f"--add-index {results}/data/index/{d}.csv "
-                    f"--add-root {video_root(config, results, d)}")
-    return " ".join(args)
+        args += ["--add-index", f"{results}/data/index/{d}.csv",
+                 "--add-root", video_root(config, results, d)]
+    return args
 
 
 def items_input(config: dict, results: str, wildcards) -> list[str]:
@@ -57,11 +58,12 @@ def items_input(config: dict, results: str, wildcards) -> list[str]:
     return [f"{results}/data/index/{d}.csv"] + synth_input(config, results, d)
 
 
-def items_args(config: dict, results: str, wildcards) -> str:
+def items_args(config: dict, results: str, wildcards) -> list[str]:
+    """Arguments naming a dataset's videos, one item each (the rules quote each item)."""
     d = wildcards.dataset
     if d == "unlabelled":
-        return f"--clips {results}/data/clips/unlabelled.csv"
-    return f"--index {results}/data/index/{d}.csv --root {video_root(config, results, d)}"
+        return ["--clips", f"{results}/data/clips/unlabelled.csv"]
+    return ["--index", f"{results}/data/index/{d}.csv", "--root", video_root(config, results, d)]
 
 
 def cnn_dataset(config: dict) -> str:

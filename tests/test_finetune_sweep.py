@@ -169,18 +169,25 @@ def test_no_test_video_reaches_a_feature_or_an_initialisation(tmp_path):
 
 
 def test_validation_videos_are_held_out_of_labelled_sets_and_test(fake):
-    from videolstm.finetune.data import validation_videos
+    from videolstm.finetune.data import validation_exclusion, validation_videos
 
     data = read_labelled_videos(fake / "data" / "index" / "ucf101.csv")
+    groups = data.group_of()
     for split in (1, 2, 3):
         held = validation_videos(data, split, 1, seed=0, tag="ucf101")
         assert len(held) == data.n_classes  # one per class
         assert not set(held) & set(split_test_videos(data, split))
         assert (data.splits[split][held] == "train").all()
+        excluded = validation_exclusion(data, split, held)
+        assert set(held) <= set(excluded)
         for size in (1, 2, None):
             for sample in range(3):
-                labelled = balanced_sample(data, split, size, sample, 0, "ucf101", exclude=held)
+                labelled = balanced_sample(data, split, size, sample, 0, "ucf101",
+                                           exclude=excluded)
                 assert not set(labelled) & set(held)
+                # group-disjoint, as the test split is: no labelled video shares a group
+                assert not set(groups[labelled]) & set(groups[held])
+                assert all((data.labels[labelled] == c).any() for c in range(data.n_classes))
 
 
 def test_early_stopping_keeps_each_runs_best_validation_check(fake):
@@ -216,8 +223,8 @@ def test_early_stopping_keeps_each_runs_best_validation_check(fake):
 
 def test_learning_rate_is_chosen_on_validation_and_recorded(fake, tmp_path):
     ft = {**FT, "validation": {"per_class": 1, "every": 5},
-          "lstm": {**FT["lstm"], "steps": 10, "lrs": [1e-9, 0.01]},
-          "single_frame": {**FT["single_frame"], "steps": 10, "lrs": [1e-9, 0.05]}}
+          "lstm": {**FT["lstm"], "steps": 20, "lrs": [1e-9, 0.01]},
+          "single_frame": {**FT["single_frame"], "steps": 20, "lrs": [1e-9, 0.05]}}
     cfg = json.dumps({"config_name": "unit", "data_source": "embedded", "seed": 0,
                       "device": "cpu", "finetune": ft})
     out = tmp_path / "split1.csv"
@@ -228,7 +235,7 @@ def test_learning_rate_is_chosen_on_validation_and_recorded(fake, tmp_path):
     runs = pd.read_csv(out, dtype={"size": str})
     runs = runs[runs["stream"] != "rgb+flowstack"]
     assert set(runs["lr"]) <= {1e-9, 0.01, 0.05}
-    assert (runs["steps"] % 5 == 0).all() and (runs["steps"] <= 10).all()
+    assert (runs["steps"] % 5 == 0).all() and (runs["steps"] <= 20).all()
     assert runs["valid_acc"].notna().all()
     # a rate of 1e-9 cannot move the weights: whenever training helps on validation, it loses
     assert (runs["lr"] > 1e-9).mean() > 0.5, runs[["init", "size", "lr", "valid_acc"]]

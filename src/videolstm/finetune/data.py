@@ -47,6 +47,13 @@ class LabelledVideos:
     class_names: list[str]
     splits: dict[int, np.ndarray]  # split number -> (V,) array of "train"/"test"/"unused"
     skipped: int  # index rows whose status is not ok
+    # (V,) UCF-101 group / HMDB-51 source of each video (validation is group-disjoint); None:
+    # every video its own group
+    groups: np.ndarray | None = None
+
+    def group_of(self) -> np.ndarray:
+        return (self.groups if self.groups is not None
+                else np.asarray(self.videos, dtype=object))
 
     @property
     def n_classes(self) -> int:
@@ -78,6 +85,8 @@ def read_labelled_videos(path: str | Path) -> LabelledVideos:
         class_names=[names[i] for i in range(len(values))],
         splits={s: ok[f"split{s}"].to_numpy() for s in (1, 2, 3)},
         skipped=int(len(df) - len(ok)),
+        groups=np.where(ok["group"].to_numpy() == "", ok["video"].to_numpy(),
+                        ok["group"].to_numpy()).astype(object),
     )
 
 
@@ -144,15 +153,35 @@ def balanced_sample(
 def validation_videos(data: LabelledVideos, split: int, per_class: int, seed: int,
                       tag: str = "") -> np.ndarray:
     """`per_class` training videos of every class, held out of every labelled set of the split to
-    choose learning rates and step counts (never test videos). A class keeps at least one
-    training video: one with fewer than per_class + 1 gives fewer."""
+    choose learning rates and step counts (never test videos). They come from whole groups
+    (UCF-101 groups, HMDB-51 sources) held out of training (`validation_exclusion`), as the test
+    split is group-disjoint from its training videos. Groups are taken in a seeded order until
+    every class has `per_class` videos in them, skipping a group that would leave a class without
+    a training video; a class short of videos then gives fewer."""
     train = np.flatnonzero(data.splits[split] == "train")
+    groups = data.group_of()
     rng = np.random.default_rng(_seed(seed, tag, split, "validation", per_class))
-    picked = []
-    for c in range(data.n_classes):
-        pool = train[data.labels[train] == c]
-        picked.append(rng.permutation(pool)[:max(min(per_class, len(pool) - 1), 0)])
+    held: list = []
+    for g in rng.permutation(np.array(sorted(set(groups[train].tolist())), dtype=object)):
+        cand = train[np.isin(groups[train], held)]
+        if all((data.labels[cand] == c).sum() >= per_class for c in range(data.n_classes)):
+            break
+        rest = train[~np.isin(groups[train], [*held, g])]
+        if any((data.labels[rest] == c).sum() == 0 for c in range(data.n_classes)):
+            continue
+        held.append(g)
+    cand = train[np.isin(groups[train], held)]
+    picked = [rng.permutation(cand[data.labels[cand] == c])[:per_class]
+              for c in range(data.n_classes)]
     return np.sort(np.concatenate(picked)).astype(np.int64)
+
+
+def validation_exclusion(data: LabelledVideos, split: int, videos: np.ndarray) -> np.ndarray:
+    """Every training video of the groups the validation `videos` come from: none of them may be
+    in a labelled set (group-disjoint validation)."""
+    train = np.flatnonzero(data.splits[split] == "train")
+    groups = data.group_of()
+    return train[np.isin(groups[train], groups[videos])].astype(np.int64)
 
 
 def split_test_videos(data: LabelledVideos, split: int) -> np.ndarray:

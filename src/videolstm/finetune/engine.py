@@ -63,6 +63,8 @@ class Validation:
 
     videos: np.ndarray
     every: int
+    # training videos no labelled set may hold: every video of the validation videos' groups
+    exclude: np.ndarray | None = None
 
 
 class _Best:

@@ -34,6 +34,7 @@ from videolstm.finetune.data import (
     read_labelled_videos,
     read_percepts,
     split_test_videos,
+    validation_exclusion,
     validation_videos,
 )
 from videolstm.finetune.frames import FrameSource
@@ -241,7 +242,8 @@ def validation_for(vcfg: dict | None, data: LabelledVideos, split: int, seed: in
     if len(videos) == 0:
         raise UserError(f"{dataset} split {split}: no training video can be held out for "
                         "validation (finetune.validation); every class has one at most")
-    return engine.Validation(videos, int(vcfg["every"]))
+    return engine.Validation(videos, int(vcfg["every"]),
+                             validation_exclusion(data, split, videos))
 
 
 def _train_eval(part: list[Run], ctx: SplitContext, scfg: dict, percepts: Percepts,
@@ -267,7 +269,7 @@ def _train_eval(part: list[Run], ctx: SplitContext, scfg: dict, percepts: Percep
 def _run_group(part: list[Run], ctx: SplitContext, scfg: dict, percepts: Percepts,
                source: FrameSource) -> list[dict]:
     data, split, seed = ctx.data, ctx.split, ctx.seed
-    held = ctx.validation.videos if ctx.validation else None
+    held = ctx.validation.exclude if ctx.validation else None
     sets = [balanced_sample(data, split, r.size or None, r.sample, seed, ctx.dataset, held)
             for r in part]
     seeds = [_seed(seed, ctx.dataset, split, r.stream, r.init, r.size, r.sample) % 2**31

@@ -148,6 +148,20 @@ def mean_se(spread: float | None, n: float | None, splits: int) -> float | None:
     return spread / math.sqrt(n - splits)
 
 
+def per_split_values(cell: dict) -> dict[int, float]:
+    """Each split's mean of a table cell, from its `per_split` text ('split 1: 12.50, ...')."""
+    return {int(k): float(v) for k, v in
+            re.findall(r"split (\d+): (-?[0-9.]+)", cell.get("per_split") or "")}
+
+
+def split_paired_se(a: dict, b: dict) -> float | None:
+    """SE of the mean over splits of the per-split difference A_s - B_s (same split, same test
+    videos): for cells with one run per split, whose spread is unknown. None under 2 splits."""
+    pa, pb = per_split_values(a), per_split_values(b)
+    common = sorted(set(pa) & set(pb))
+    return paired_se([pa[s] for s in common], [pb[s] for s in common])
+
+
 def cell_se(cell: dict) -> float | None:
     """SE of an action-recognition table cell (its splits are named in `per_split`)."""
     splits = max(1, len(re.findall(r"split \d+:", cell.get("per_split") or "")))
@@ -336,6 +350,36 @@ def _cells_claim(cid: str, short: str, sentence: str, where: str, artifact: str,
                  "% accuracy", lambda root: _measure_cells(root, artifact, column, a, others))
 
 
+# rows of the action tables whose classifier starts from a pretrained encoder: that run's name
+ENCODER_ROWS = {
+    "Composite LSTM Model + Finetuning": "composite", "Composite LSTM Model": "composite",
+    "Composite Model": "composite", "Autoencoder": "autoencoder", "Future Predictor": "future",
+    "Conditional Autoencoder": "cond_autoencoder", "Conditional Future Predictor": "cond_future",
+    "Composite Model with Conditional Future Predictor": "composite_cond",
+}
+
+
+def _check_encoders(root: Path, found: Finding, rows: tuple[str, ...], column: str) -> None:
+    """A compared classifier whose pretrained encoder did not learn (tables/percept_pretraining)
+    tests nothing about pretraining: named as the reason, the comparison is not counted."""
+    path = root / "tables" / "percept_pretraining.csv"
+    if not path.is_file():
+        return
+    domain = "percepts_flow" if "flow" in column.lower() else "percepts_rgb"
+    with open(path, newline="", encoding="utf-8") as fh:
+        table = [r for r in csv.DictReader(fh) if r["domain"].split("_split")[0] == domain]
+    for row in rows:
+        run = ENCODER_ROWS.get(row)
+        bad = [r for r in table if r["run"] == run and r["learned"] != "True"]
+        if bad:
+            found.learned = False
+            found.notes.append(
+                f"{row}: its pretrained encoder ({domain}/{run}) did not learn ("
+                + "; ".join(f"{r['decoder']} {float(r['model']):.3g} vs no learning "
+                            f"{min(float(r['mean_frame']), float(r['last_frame'])):.3g}"
+                            for r in bad) + ", tables/percept_pretraining.csv)")
+
+
 def _measure_cells(root: Path, artifact: str, column: str, a: str, others: tuple[str, ...],
                    ) -> Finding:
     picked = _compare_cells(root / artifact, column, {}, a, others, False)
@@ -349,12 +393,19 @@ def _measure_cells(root: Path, artifact: str, column: str, a: str, others: tuple
             found.learned = False
             found.notes.append(f"{r} is at or below chance ({chance:.1f}%): the comparison tests "
                                "nothing")
+    _check_encoders(root, found, (a, best), column)
     ses = [cell_se(cells[a]), cell_se(cells[best])]
     found.se = combined_se(*ses)
     n = [int(_num(cells[r]["n"]) or 0) for r in (a, best)]
-    found.notes.append(f"SE unpaired from spread and n (n = {n[0]}, {n[1]} runs)" if found.se
-                       is not None else f"no SE: n = {n[0]}, {n[1]} runs (one per split or no "
-                       "spread)")
+    if found.se is not None:
+        found.notes.append(f"SE unpaired from spread and n (n = {n[0]}, {n[1]} runs)")
+    else:
+        found.se = split_paired_se(cells[a], cells[best])
+        splits = len(set(per_split_values(cells[a])) & set(per_split_values(cells[best])))
+        found.notes.append(f"SE of the paired difference over {splits} splits (one run per "
+                           "split)" if found.se is not None else
+                           f"no SE: n = {n[0]}, {n[1]} runs (one per split or no spread) on "
+                           f"{splits} split(s)")
     return found
 
 
@@ -402,6 +453,7 @@ def _measure_fig12(root: Path, dataset: str) -> Finding:
                            "videos/class"])
     if found.se is None:
         found.notes.append("no SE: a point has one run per split or no spread")
+    _check_encoders(root, found, models, "rgb")
     return found
 
 

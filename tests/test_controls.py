@@ -105,3 +105,56 @@ def test_verdicts_follow_effect_and_spread():
     flat = {**base, (BASELINE, "all"): [41, 42, 42, 43]}  # no temporal gain at all
     out = controls.table(_rows(flat), ft).set_index("control")["verdict"]
     assert out.iloc[0] == "does not hold" and out.iloc[2].startswith("inconclusive")
+
+
+def _summary(future: float, recon: float | None = None) -> dict:
+    valid = {"future": future, **({"recon": recon} if recon is not None else {})}
+    return {"domain": "percepts_rgb", "run": "composite", "variant": "composite", "steps": 100,
+            "valid": valid, "no_learning": {"mean_frame": {"future": 100.0, "recon": 90.0},
+                                             "last_frame": {"future": 50.0, "recon": 60.0}}}
+
+
+def test_an_encoder_that_did_not_learn_is_named_as_why_b_fails():
+    from videolstm.pretrain_report import learned
+
+    assert learned(_summary(40.0, 50.0))[0]
+    ok, why = learned(_summary(49.0, 50.0))  # future not below 0.95 x the copied last frame
+    assert not ok and "did not learn" in why and "future 49" in why
+    ft = {"pretrained": "composite", "controls": {"sizes": [1], "min_gain": 10}}
+    flat = {(SINGLE_FRAME, "all"): [40, 42, 41, 43], (BASELINE, "all"): [60, 62, 61, 63],
+            (SHUFFLED, "all"): [41, 41, 42, 42], ("composite", "1"): [28, 28, 29, 29],
+            (BASELINE, "1"): [28, 28, 29, 29]}
+    b = controls.table(_rows(flat), ft, [_summary(49.0, 50.0)]).set_index("control").loc[
+        "(b) pretraining helps with few labels", "verdict"]
+    assert b.startswith("does not hold: percepts_rgb/composite did not learn")
+    b_ok = controls.table(_rows(flat), ft, [_summary(40.0, 50.0)]).set_index("control").loc[
+        "(b) pretraining helps with few labels", "verdict"]
+    assert b_ok == "does not hold"
+
+
+def test_no_learning_baselines_are_the_mean_frame_and_the_copied_last_frame(tmp_path):
+    import numpy as np
+
+    from videolstm.data_sources import ArraySource
+    from videolstm.video.arrays import write_frames
+
+    rng = np.random.default_rng(0)
+    seqs = [rng.standard_normal((12, 3)).astype(np.float16) for _ in range(20)]
+    with write_frames(tmp_path / "a.npy", (3,), np.float16, {}) as w:
+        for s in seqs:
+            w.lengths.append(len(s))
+            w.append(s)
+    src = ArraySource([tmp_path / "a"], {"n_in": 4, "n_future": 3}, 4, 0, valid_fraction=0.25)
+    base = src.no_learning()
+    # by hand on the same held-out windows
+    frames = np.concatenate(seqs).astype(np.float64)
+    train = [s.astype(np.float64) for i, s in enumerate(seqs)
+             if (0, i * 12, 12 - 7 + 1) in src.train]
+    mean = np.concatenate(train).mean(0)
+    fut, last = [], []
+    for _a, o, n in src.valid:
+        w = frames[o + (n - 1) // 2: o + (n - 1) // 2 + 7]
+        fut.append(((w[4:] - mean) ** 2).sum(-1).mean())
+        last.append(((w[4:] - w[3]) ** 2).sum(-1).mean())
+    assert base["mean_frame"]["future"] == pytest.approx(np.mean(fut), rel=1e-6)
+    assert base["last_frame"]["future"] == pytest.approx(np.mean(last), rel=1e-6)

@@ -55,8 +55,8 @@ def test_generator_is_deterministic_and_motion_defined(tmp_path):
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
     # same group and clip, different class (right vs left): the first frames look alike (same
     # background and shapes), the motion differs
-    right = read_frames(tmp_path / "a" / "MoveRight/v_MoveRight_g01_c01.avi").astype(float)
-    left = read_frames(tmp_path / "a" / "MoveLeft/v_MoveLeft_g01_c01.avi").astype(float)
+    right = read_frames(tmp_path / "a" / "ZeroOneMoveRight/v_ZeroOneMoveRight_g01_c01.avi").astype(float)
+    left = read_frames(tmp_path / "a" / "ZeroOneMoveLeft/v_ZeroOneMoveLeft_g01_c01.avi").astype(float)
     assert np.abs(right[0].mean((0, 1)) - left[0].mean((0, 1))).max() < 8
 
 
@@ -75,7 +75,7 @@ def test_pixels_percepts_cli_shape_dtype_offsets(ucf, tmp_path):
     assert meta["extractor"] == "pixels" and meta["dim"] == 192 and meta["source"] == "embedded"
     assert len(meta["videos"]) == 6 and meta["skipped"] == 0
     # batching across videos gives the same rows as one video at a time
-    first = Items([Item("x", str(root / "MoveRight/v_MoveRight_g01_c01.avi"))], [], "x")
+    first = Items([Item("x", str(root / "ZeroOneMoveRight/v_ZeroOneMoveRight_g01_c01.avi"))], [], "x")
     ext = percepts.make_extractor(percepts.PerceptConfig(size=8))
     percepts.extract(first, ext, tmp_path / "one.npy", {}, batch_size=64, log=lambda s: None)
     assert np.array_equal(load_frames(tmp_path / "one.npy")[0][:], frames[:12])
@@ -103,7 +103,7 @@ def test_vgg16_fc6_loads_from_file_and_extracts(vgg_file, ucf, tmp_path):
     root, _ = ucf
     cfg = percepts.PerceptConfig(extractor="vgg16_fc6", weights=str(vgg_file), device="cpu")
     ext = percepts.make_extractor(cfg)
-    frames = read_frames(root / "MoveRight/v_MoveRight_g01_c01.avi")[:2]
+    frames = read_frames(root / "ZeroOneMoveRight/v_ZeroOneMoveRight_g01_c01.avi")[:2]
     feats = ext.forward(ext.prepare(frames))
     assert feats.shape == (2, 4096) and (feats >= 0).all()  # after ReLU
     ref = percepts.load_vgg16(vgg_file)

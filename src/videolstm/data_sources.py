@@ -202,6 +202,30 @@ class ArraySource:
     def load_state_dict(self, state: dict) -> None:
         self.rng.bit_generator.state = state
 
+    def no_learning(self) -> dict[str, dict[str, float]]:
+        """What "no learning" scores on the held-out windows of `valid_batches`, per decoder, in
+        the models' loss (squared error summed over a frame, averaged over frames and windows):
+        the mean frame of the training sequences, and the last input frame copied (into every
+        future frame; into every reconstructed frame)."""
+        total = np.zeros(self.input_dim, np.float64)
+        count = 0
+        for a, o, n in self.train:
+            rows = np.asarray(self.arrays[a][o : o + n + self.length - 1], np.float64)
+            total += rows.sum(0)
+            count += len(rows)
+        mean = total / max(count, 1)
+        sums = {"mean_frame": {"recon": 0.0, "future": 0.0},
+                "last_frame": {"recon": 0.0, "future": 0.0}}
+        windows = 0
+        for x_in, x_future in self.valid_batches():
+            x_in, x_future = x_in.double().numpy(), x_future.double().numpy()
+            last = x_in[-1]
+            for name, guess in (("mean_frame", mean), ("last_frame", last)):
+                sums[name]["future"] += float(((x_future - guess) ** 2).sum(-1).mean(0).sum())
+                sums[name]["recon"] += float(((x_in - guess) ** 2).sum(-1).mean(0).sum())
+            windows += x_in.shape[1]
+        return {b: {k: v / max(windows, 1) for k, v in d.items()} for b, d in sums.items()}
+
 
 def make_source(domain: str, cfg: dict, settings: dict, tc, data_root: str | Path,
                 device: torch.device | str = "cpu"):

@@ -203,6 +203,9 @@ def percept_dim(cfg: dict, kind: str) -> int:
         rgb = cfg["percepts"]["rgb"]
         if rgb.get("extractor") == "vgg16_fc6":
             return 4096
+        if rgb.get("extractor") == "digit_cnn":  # grid x grid cells + the global max
+            cnn = rgb["cnn"]
+            return int(cnn["channels"][-1]) * (int(cnn["grid"]) ** 2 + 1)
         return int(rgb.get("size", 16)) ** 2 * (1 if rgb.get("grey") else 3)
     return int(cfg["flow"]["cnn"]["fc6"])
 

@@ -347,6 +347,8 @@ def train(
         if r.step < tc.steps:  # stopped early on purpose (max_steps): no final outputs
             return {"step": r.step}
         summary = r.summary()
+        if hasattr(r.source, "no_learning"):  # stored arrays: baselines on the same windows
+            summary["no_learning"] = r.source.no_learning()
         atomic_write_json(out_dir / "summary.json", summary)
         ckpt_io.save(out_dir / "final.pt", r.payload())  # last: its presence means complete
         print(f"{domain}/{run}: {r.step} steps, {seen / max(elapsed, 1e-9):.1f} sequences/s on "

@@ -185,6 +185,7 @@ def claims_inputs(wildcards):
         for p in (
             "tables/table1.csv", "tables/table2.csv", "tables/table3.csv", "tables/table4.csv",
             "tables/labreport.csv", "figures/figure12.csv", FIGURE_CHECKS,
+            "tables/percept_pretraining.csv",
         )
         if f"{RESULTS}/{p}" in made
     ]

@@ -71,6 +71,7 @@ rule finetune_controls:
 rule table_controls:
     input:
         runs=ft_workflow.control_csvs(config, RESULTS),
+        encoders=ft_workflow.control_encoder_summaries(config, RESULTS),
         cfg=cfg_file("finetune"),
     output:
         report(
@@ -92,7 +93,7 @@ rule table_controls:
         CONDA_ENV
     shell:
         "videolstm table-controls --cfg {input.cfg:q} --runs {input.runs:q}"
-        " --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        " --pretrain-summaries {input.encoders:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule tables_actions:

@@ -30,3 +30,43 @@ rule pretrain:
     shell:
         "videolstm pretrain --cfg {input.cfg:q} --domain {wildcards.domain:q} --run {wildcards.run:q}"
         " --out-dir {params.out_dir:q} --data-root {params.data_root:q} --threads {threads} > {log:q} 2>&1"
+
+
+def percept_pretrain_summaries(wildcards=None):
+    """summary.json of every run pretrained on percepts (each records its held-out baselines)."""
+    return sorted(t[: -len("final.pt")] + "summary.json" for t in array_pretrain_targets()
+                  if "/pretrain/percepts_" in t)
+
+
+# Did the percept encoders learn? Held-out losses beside the no-learning baselines.
+rule table_percept_pretraining:
+    input:
+        summaries=percept_pretrain_summaries,
+        cfg=cfg_file(),
+    output:
+        report(
+            multiext(f"{RESULTS}/tables/percept_pretraining", ".csv", ".md"),
+            caption="../report/percept_pretraining.rst",
+            category="Action recognition",
+        ),
+    params:
+        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+    log:
+        f"{LOGS}/tables/percept_pretraining.log",
+    benchmark:
+        f"{BENCH}/tables/percept_pretraining.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm table-percept-pretraining --cfg {input.cfg:q} --summaries {input.summaries:q}"
+        " --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+OPTIONAL_TARGETS.append(
+    lambda: [f"{RESULTS}/tables/percept_pretraining.{e}" for e in ("csv", "md")]
+    if percept_pretrain_summaries() else []
+)

@@ -119,9 +119,33 @@ rule video_patches:
         " --out {output.npy:q} --cfg {input.cfg:q} > {log:q} 2>&1"
 
 
+# the embedded default's stand-in for VGG16: a CNN trained on MNIST digits no video shows
+rule video_digit_cnn:
+    input:
+        cfg=cfg_file("percepts"),
+    output:
+        model=video_wf.digit_cnn_file(RESULTS),
+        metrics=f"{RESULTS}/data/digit_cnn.json",
+    log:
+        f"{LOGS}/video/digit_cnn.log",
+    benchmark:
+        f"{BENCH}/video/digit_cnn.tsv"
+    threads: 1
+    priority: 50
+    resources:
+        mem_mb=2000,
+        runtime=job_runtime(60),
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm digit-cnn-train --out {output.model:q} --cfg {input.cfg:q}"
+        " --threads {threads} > {log:q} 2>&1"
+
+
 rule video_percepts_rgb:
     input:
         partial(video_wf.items_input, config, RESULTS),
+        video_wf.rgb_weights_input(config, RESULTS),
         cfg=cfg_file("percepts"),
     output:
         npy=f"{RESULTS}/percepts/{{dataset}}/rgb.npy",
@@ -129,6 +153,7 @@ rule video_percepts_rgb:
         meta=f"{RESULTS}/percepts/{{dataset}}/rgb.json",
     params:
         sources=partial(video_wf.items_args, config, RESULTS),
+        weights=video_wf.rgb_weights_args(config, RESULTS),
     log:
         f"{LOGS}/video/percepts_{{dataset}}_rgb.log",
     benchmark:
@@ -143,8 +168,8 @@ rule video_percepts_rgb:
     conda:
         CONDA_ENV
     shell:
-        "videolstm percepts {params.sources:q} --dataset {wildcards.dataset:q} --out {output.npy:q}"
-        " --cfg {input.cfg:q} --threads {threads} > {log:q} 2>&1"
+        "videolstm percepts {params.sources:q} {params.weights:q} --dataset {wildcards.dataset:q}"
+        " --out {output.npy:q} --cfg {input.cfg:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule video_flow:

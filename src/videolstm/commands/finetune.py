@@ -33,8 +33,17 @@ def add_parser(sub) -> None:
     c = sub.add_parser("table-controls", help="the controls table from the controls' runs")
     c.add_argument("--cfg", required=True)
     c.add_argument("--runs", nargs="+", required=True, help="per-split CSVs of `finetune --controls`")
+    c.add_argument("--pretrain-summaries", nargs="*", default=[], metavar="JSON",
+                   help="summary.json of the pretrained encoders the controls start from")
     c.add_argument("--out-dir", required=True)
     c.set_defaults(func=cmd_table_controls)
+
+    q = sub.add_parser("table-percept-pretraining",
+                       help="percept encoders' held-out losses beside the no-learning baselines")
+    q.add_argument("--cfg", required=True)
+    q.add_argument("--summaries", nargs="+", required=True, help="pretraining summary.json files")
+    q.add_argument("--out-dir", required=True)
+    q.set_defaults(func=cmd_table_percept_pretraining)
 
     t = sub.add_parser("tables-actions", help="Tables 1, 3 and 4 from fine-tuning results")
     t.add_argument("--cfg", required=True)
@@ -120,9 +129,19 @@ def cmd_tables(args) -> int:
 
 def cmd_table_controls(args) -> int:
     from videolstm.finetune import controls, report
+    from videolstm.pretrain_report import read_summary
 
     cfg = _cfg(args.cfg)
-    for path in controls.write(report.read_runs(args.runs), cfg, args.out_dir):
+    encoders = [read_summary(p) for p in args.pretrain_summaries]
+    for path in controls.write(report.read_runs(args.runs), cfg, args.out_dir, encoders):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_table_percept_pretraining(args) -> int:
+    from videolstm import pretrain_report
+
+    for path in pretrain_report.write(args.summaries, _cfg(args.cfg), args.out_dir):
         print(f"wrote {path}")
     return 0
 

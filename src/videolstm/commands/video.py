@@ -79,11 +79,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _common(p, threads=False)
     p.set_defaults(func=run_patches)
 
-    p = sub.add_parser("percepts", help="RGB percepts (vgg16_fc6 or pixels) of every frame")
+    p = sub.add_parser("percepts", help="RGB percepts (vgg16_fc6, digit_cnn or pixels) per frame")
     _items_args(p)
     p.add_argument("--out", required=True, help=".npy (+ .offsets.npy, .json)")
+    p.add_argument("--weights", help="digit_cnn: the digit CNN (from digit-cnn-train)")
     _common(p)
     p.set_defaults(func=run_percepts)
+
+    p = sub.add_parser("digit-cnn-train",
+                       help="train the embedded stand-in for VGG16 on MNIST digits no video shows")
+    p.add_argument("--out", required=True, help="model file (.pt; metrics in .json beside it)")
+    _common(p)
+    p.set_defaults(func=run_digit_cnn)
 
     p = sub.add_parser("flow", help="quantised dense optical flow of every frame (OpenCV DIS)")
     _items_args(p)
@@ -198,9 +205,19 @@ def run_percepts(args: argparse.Namespace) -> int:
         {**{k: v for k, v in section.items() if k not in ("rgb", "kinds")},
          **_section(section, "rgb")},
         workers=args.threads, device=cfg.get("device", "auto"))
-    extractor = percepts.make_extractor(pcfg)
+    extractor = percepts.make_extractor(pcfg, args.weights)
     percepts.extract(_items(args), extractor, args.out, _meta(cfg, args.dataset, "rgb"),
                      batch_size=pcfg.batch_size, workers=pcfg.workers, log=_log)
+    return 0
+
+
+def run_digit_cnn(args: argparse.Namespace) -> int:
+    from videolstm.video import digit_cnn
+
+    cfg = parse_cfg(args.cfg)
+    dc = digit_cnn.DigitCNNConfig.from_dict(_section(cfg, "percepts", "rgb", "cnn"),
+                                            seed=int(cfg.get("seed", 0)), threads=args.threads)
+    digit_cnn.train(dc, args.out, log=_log)
     return 0
 
 

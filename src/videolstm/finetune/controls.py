@@ -65,8 +65,13 @@ def paired(runs: pd.DataFrame, a: str, b: str, size: str) -> dict:
     }
 
 
-def table(runs: pd.DataFrame, ft: dict) -> pd.DataFrame:
+def table(runs: pd.DataFrame, ft: dict, encoders: list[dict] | None = None) -> pd.DataFrame:
+    """The controls' rows; `encoders`: summaries of the pretrained encoders (b) starts from, so
+    that an encoder that did not learn is named as the reason (b) does not hold."""
+    from videolstm.pretrain_report import learned
+
     ctl, pre = settings(ft), ft.get("pretrained", "composite")
+    not_learned = [why for ok, why in map(learned, encoders or []) if not ok]
     rows = []
     for dataset, d in runs[runs["stream"] == MAIN_STREAM].groupby("dataset", sort=True):
         a = paired(d, BASELINE, SINGLE_FRAME, "all")
@@ -80,7 +85,8 @@ def table(runs: pd.DataFrame, ft: dict) -> pd.DataFrame:
             rows.append({"control": "(b) pretraining helps with few labels", "dataset": dataset,
                          "compared": f"LSTM ({pre} init)", "reference": "LSTM (random init)",
                          "size": str(size), **b, "criterion": "effect > spread",
-                         "verdict": "holds" if b["effect"] > b["spread"] else "does not hold"})
+                         "verdict": "holds" if b["effect"] > b["spread"] else
+                         "does not hold" + (f": {'; '.join(not_learned)}" if not_learned else "")})
         c = paired(d, SHUFFLED, SINGLE_FRAME, "all")
         drop = paired(d, BASELINE, SHUFFLED, "all")
         at_frame = abs(c["effect"]) <= c["spread"]
@@ -97,8 +103,12 @@ def table(runs: pd.DataFrame, ft: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def render_md(df: pd.DataFrame, cfg: dict, chance: dict[str, float], extractor: str) -> str:
+def render_md(df: pd.DataFrame, cfg: dict, chance: dict[str, float], extractor: str,
+              encoders: list[dict] | None = None) -> str:
+    from videolstm.pretrain_report import learned
+
     ctl = settings(cfg["finetune"])
+    encoder_lines = [f"> Pretrained encoder: {learned(e)[1]}." for e in encoders or []]
     lines = [
         "# controls", "",
         f"> Config: {cfg.get('config_name', 'unknown')}. Data: {cfg.get('data_source', 'unknown')}."
@@ -109,6 +119,7 @@ def render_md(df: pd.DataFrame, cfg: dict, chance: dict[str, float], extractor: 
         "standard deviation over samples of the difference, at least one test video's worth "
         "(100 / test videos). "
         + " ".join(f"Chance on {k}: {v:.1f}." for k, v in sorted(chance.items())),
+        *encoder_lines,
         "> Each verdict is computed from the runs by videolstm.finetune.controls; "
         "none is typed in.", "",
         "| control | dataset | compared | reference | size | compared | reference | effect "
@@ -123,8 +134,9 @@ def render_md(df: pd.DataFrame, cfg: dict, chance: dict[str, float], extractor: 
     return "\n".join(lines) + "\n"
 
 
-def write(runs: pd.DataFrame, cfg: dict, out_dir: str | Path) -> list[Path]:
-    df = table(runs, cfg["finetune"])
+def write(runs: pd.DataFrame, cfg: dict, out_dir: str | Path,
+          encoders: list[dict] | None = None) -> list[Path]:
+    df = table(runs, cfg["finetune"], encoders)
     out_dir = Path(out_dir)
     buf = io.StringIO()
     df.assign(config=cfg.get("config_name", "unknown"),
@@ -134,5 +146,5 @@ def write(runs: pd.DataFrame, cfg: dict, out_dir: str | Path) -> list[Path]:
     extractor = "; ".join(sorted(set(runs["extractor"].astype(str))))
     paths = [out_dir / "controls.csv", out_dir / "controls.md"]
     atomic_write_text(paths[0], buf.getvalue())
-    atomic_write_text(paths[1], render_md(df, cfg, chance, extractor))
+    atomic_write_text(paths[1], render_md(df, cfg, chance, extractor, encoders))
     return paths

@@ -26,6 +26,18 @@ def control_csvs(config: dict, results: str) -> list[str]:
             for s in ctl["splits"]]
 
 
+def control_encoder_summaries(config: dict, results: str) -> list[str]:
+    """summary.json of the pretrained encoders the controls' runs start from (every split)."""
+    ft = config.get("finetune", {})
+    if not ft.get("controls"):
+        return []
+    ctl = controls.settings(ft)
+    ckpts = {str(p) for d in ctl["datasets"] for s in ctl["splits"]
+             for p in needed_checkpoints(ft, d, f"{results}/pretrain", s,
+                                         controls.control_runs(ft))}
+    return sorted(c[: -len("final.pt")] + "summary.json" for c in ckpts)
+
+
 def inputs(config: dict, results: str, wildcards, controls_runs: bool = False) -> dict:
     """Index, percepts of the dataset's streams, and the pretrained checkpoints its runs use
     (with `controls_runs`: those of the controls' runs, on the main stream only)."""

@@ -6,9 +6,13 @@ Extractors (config percepts.rgb.extractor):
   is built here in plain torch with torchvision's parameter names, so torchvision's ImageNet
   checkpoint `vgg16-397923af.pth` loads as is, from `percepts.weights` or the torch hub cache
   (<hub dir>/checkpoints/vgg16-397923af.pth). On a GPU it runs in bf16 with channels_last.
-- `pixels`: the embedded default's extractor (no weights offline): the central crop downsampled
-  to `size` x `size` (colour or grey), values in [0, 1]. Not the paper's percepts; every output
-  names its extractor.
+- `digit_cnn`: the embedded default's extractor (no VGG16 weights offline): a small CNN trained by
+  the workflow on MNIST digits that no video shows (videolstm.video.digit_cnn), frozen; the central
+  crop downsampled to `size` x `size` grey, its last feature map pooled to a coarse grid plus a
+  global max. It plays VGG16's role (a network pretrained on a separate labelled image task);
+  every output names it.
+- `pixels`: the central crop downsampled to `size` x `size` (colour or grey), values in [0, 1]
+  (no network at all).
 
 Frames are decoded (and prepared: crop, resize) in worker processes video by video while the
 main process runs the network on batches that may span videos; only one batch and a few decoded
@@ -36,7 +40,7 @@ from videolstm.video.decode import central_crop, iter_frames
 VGG16_FILE = "vgg16-397923af.pth"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-EXTRACTORS = ("pixels", "vgg16_fc6")
+EXTRACTORS = ("pixels", "digit_cnn", "vgg16_fc6")
 
 
 @dataclass
@@ -48,6 +52,8 @@ class PerceptConfig:
     grey: bool = False  # pixels: one channel instead of three
     crop: int = 224  # central crop side (paper: 224 of 240x320)
     weights: str | None = None  # vgg16_fc6: path of vgg16-397923af.pth; None = torch hub cache
+    # digit_cnn: its training settings (used by the video_digit_cnn rule, not here)
+    cnn: dict | None = None
     batch_size: int = 64
     workers: int = 1  # decoding processes
     device: str = "auto"
@@ -221,9 +227,18 @@ class VGG16Fc6Extractor:
                 "normalisation": "imagenet", "layer": "fc6 after ReLU"}
 
 
-def make_extractor(cfg: PerceptConfig):
+def make_extractor(cfg: PerceptConfig, weights: str | Path | None = None):
+    """The configured extractor; `weights`: the digit CNN's file (the workflow passes it)."""
     if cfg.extractor == "pixels":
         return PixelsExtractor(cfg)
+    if cfg.extractor == "digit_cnn":
+        from videolstm.video.digit_cnn import DigitCNNExtractor
+
+        if weights is None:
+            raise UserError("percepts extractor digit_cnn needs the digit CNN's weights "
+                            "(--weights results/data/digit_cnn.pt, made by the video_digit_cnn "
+                            "rule)")
+        return DigitCNNExtractor(cfg.crop, cfg.size, weights)
     return VGG16Fc6Extractor(cfg)
 
 

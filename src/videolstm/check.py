@@ -33,13 +33,26 @@ def _problem(problems: list[str], check) -> None:
         problems.append(str(exc))
 
 
-def check_inputs(config: dict) -> list[str]:
-    """What is checked, one line each; raises UserError listing every problem found."""
+def check_inputs(config: dict, device: bool = True) -> list[str]:
+    """What is checked, one line each; raises UserError listing every problem found.
+
+    `device`: also whether the configured device is here (`device: cuda` needs a visible GPU);
+    False where the jobs run elsewhere (a cluster's login node has no GPU)."""
     from videolstm.mnist import IDX_FILES, _open_idx
 
     parts = set(config.get("parts", PARTS))
     problems: list[str] = []
     checked: list[str] = []
+    if device and config.get("device") == "cuda":
+        import torch
+
+        if torch.cuda.is_available():
+            checked.append("device cuda: a CUDA GPU is visible")
+        else:
+            problems.append("config key 'device' is 'cuda', but no CUDA GPU is visible here "
+                            "(torch.cuda.is_available() is False), so every model job would stop: "
+                            "set device: auto (the GPU when there is one, else the CPU) or cpu, or "
+                            "run on a machine with a GPU")
     digits = (config.get("mnist") or {}).get("digits") or {}
     if parts & {"mnist", "labreport"} and digits.get("source") == "idx":
         folder = Path(digits.get("idx_dir") or "")
@@ -80,8 +93,10 @@ def check_inputs(config: dict) -> list[str]:
         problems += fit_problems(config)  # a job that cannot fit its GPU, said before any job
         checked.append("model jobs fit resources.gpu_mem_gb")
     if problems:
-        raise UserError("the configuration cannot run as it is (nothing was run):\n  "
-                        + "\n  ".join(problems))
+        from videolstm.config import join_problems
+
+        raise UserError("the configuration cannot run as it is (nothing was run):"
+                        + join_problems(problems))
     return checked
 
 
@@ -106,14 +121,15 @@ def _check_datasets(config: dict, problems: list[str], checked: list[str]) -> No
         checked.append(f"datasets.{name} ({root})")
 
 
-def onstart_check(config: dict, configfiles=()) -> None:
+def onstart_check(config: dict, configfiles=(), local: bool = True) -> None:
     """For the Snakefile's `onstart`: one clear message and exit before any job runs. Also
-    refuses an empty `--configfile` overlay (Snakemake itself merges it silently)."""
+    refuses an empty `--configfile` overlay (Snakemake itself merges it silently). `local`:
+    the jobs run on this machine (the device is checked here)."""
     from videolstm.config import read_yaml
 
     try:
         for path in configfiles:
             read_yaml(path)
-        check_inputs(config)
+        check_inputs(config, device=local)
     except UserError as exc:
         raise SystemExit(f"error: {exc}") from None

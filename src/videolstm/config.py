@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import os
 import re
 from importlib import resources
@@ -101,9 +102,84 @@ def validate_config(config: dict, source: str = "config", partial: bool = False)
     errors = sorted((e for e in validator.iter_errors(config)
                      if not (partial and e.validator == "required")),
                     key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        lines = "\n  ".join(_describe(e, schema) for e in errors)
-        raise UserError(f"invalid configuration in {source}:\n  {lines}")
+    problems = [_describe(e, schema) for e in errors] + non_finite_problems(config)
+    if not problems:  # the settings that are each valid must also fit together
+        problems = consistency_problems(config)
+    if problems:
+        raise UserError(f"invalid configuration in {source}:" + join_problems(problems))
+
+
+def join_problems(problems: list[str]) -> str:
+    """One problem on the same line (a one-line message), several one per line."""
+    return f" {problems[0]}" if len(problems) == 1 else "\n  " + "\n  ".join(problems)
+
+
+def non_finite_problems(node: Any, where: str = "") -> list[str]:
+    """Every NaN or infinite number in the configuration (YAML's .nan and .inf pass the schema's
+    minimum checks: a learning rate of .nan trains nothing and writes NaN losses)."""
+    if isinstance(node, dict):
+        return [p for k, v in node.items()
+                for p in non_finite_problems(v, f"{where}.{k}" if where else str(k))]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in non_finite_problems(v, f"{where}[{i}]")]
+    if isinstance(node, float) and not math.isfinite(node):
+        return [f"config key '{where}' is {node}: not a finite number; set a finite value"]
+    return []
+
+
+def consistency_problems(config: dict) -> list[str]:
+    """Settings that are each valid but contradict one another (one line each, naming the keys).
+
+    - Moving MNIST sequences (mnist.generator.seq_len) must hold the frames a pretraining run of
+      pretrain.mnist or the lab report reads (n_in, plus n_future when it predicts the future),
+      and image-patch sequences (patches.seq_len) those of pretrain.patches: shorter sequences
+      made all-NaN or empty evaluations;
+    - mnist.generator.speed_range is [slowest, fastest].
+    Sections a command's `--cfg` leaves out are not checked.
+    """
+    problems = []
+    gen = (config.get("mnist") or {}).get("generator") or {}
+    speeds = gen.get("speed_range")
+    if isinstance(speeds, list) and len(speeds) == 2 and speeds[0] > speeds[1]:
+        problems.append(f"config key 'mnist.generator.speed_range' is {speeds}: it is [slowest, "
+                        f"fastest]; write [{speeds[1]}, {speeds[0]}]")
+    pretrain = config.get("pretrain") or {}
+    parts = set(config.get("parts", ("mnist", "labreport", "video")))
+    lengths = {"mnist": ("mnist.generator.seq_len", gen.get("seq_len")),
+               "labreport": ("mnist.generator.seq_len", gen.get("seq_len")),
+               "patches": ("patches.seq_len", (config.get("patches") or {}).get("seq_len"))}
+    part = {"mnist": "mnist", "labreport": "labreport", "patches": "video"}
+    for domain, (key, seq_len) in lengths.items():
+        if seq_len is None or domain not in pretrain or part[domain] not in parts:
+            continue
+        need, what = _frames_needed(pretrain, domain)
+        if need > seq_len:
+            problems.append(
+                f"config key '{key}' is {seq_len}, but {what} reads {need} frames per sequence: "
+                f"set {key} to at least {need}, or lower pretrain.{'mnist' if domain == 'labreport' else domain}"
+                ".n_in / n_future")
+    return problems
+
+
+def _frames_needed(pretrain: dict, domain: str) -> tuple[int, str]:
+    """(frames, which run needs them) the longest-reading configured run of a domain reads."""
+    from videolstm.models import VARIANT_DECODERS
+    from videolstm.train import DOMAIN_DEFAULTS, labreport_domain
+
+    dom = labreport_domain(pretrain) if domain == "labreport" else pretrain[domain]
+    n_in = int(dom.get("n_in", DOMAIN_DEFAULTS[domain]["n_in"]))
+    n_future = int(dom.get("n_future", DOMAIN_DEFAULTS[domain]["n_future"]))
+    runs = dom.get("runs")
+    if not runs:  # a section without runs (the baselines' --cfg): in + future frames
+        return n_in + n_future, f"pretrain.{domain} (n_in {n_in} + n_future {n_future})"
+    best = (0, "")
+    for name, run in sorted(runs.items()):
+        future = VARIANT_DECODERS.get((run or {}).get("variant"), (None, None))[1] is not None
+        need = n_in + (n_future if future else 0)
+        detail = f"n_in {n_in} + n_future {n_future}" if future else f"n_in {n_in}"
+        if need > best[0]:
+            best = (need, f"pretrain.{domain}.runs.{name} ({detail})")
+    return best
 
 
 # `results_dir` is the prefix of every path the workflow's shell commands receive: only
@@ -146,6 +222,28 @@ def results_dir_problem(value: str, folder: bool = True) -> str | None:
             return ("that folder exists, is not empty and is not a results folder of this "
                     "workflow (it holds none of " + ", ".join(RESULTS_MARKERS) + ")")
     return None
+
+
+def results_dir_unwritable(value: str) -> str | None:
+    """One line saying why the workflow cannot write the results folder `value` (None when it
+    can): the folder, or for a new one the nearest existing folder above it, is on a read-only
+    file system or not writable by this user. Snakemake reads this before it plans any job, so
+    a dry run says it too."""
+    path = Path(value).absolute()
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if os.access(probe, os.W_OK | os.X_OK):
+        return None
+    try:
+        read_only = bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    why = "is on a read-only file system" if read_only else "is not writable by you"
+    where = f"{probe}" if probe == path else f"{probe} (where it would be made)"
+    return (f"the results folder cannot be written: config key 'results_dir' is {value!r} and "
+            f"{where} {why}; make it writable (remount it read-write, fix its permissions) or set "
+            "results_dir to a folder you can write. Nothing was run")
 
 
 def check_results_dir(value: str, source: str = "config", folder: bool = True) -> None:

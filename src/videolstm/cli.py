@@ -31,8 +31,29 @@ COMMAND_MODULES = [
 ]
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the CLI's one-line errors: a bad argument is named on one line (no usage
+    block); `--help` still shows the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def positive_int(text: str) -> int:
+    """argparse type of counts (--threads, --max-steps, --batch-size): a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give a positive "
+                                         "integer (1, 2, ...)") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not positive; give a positive integer "
+                                         "(1, 2, ...)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="videolstm",
         description="Unsupervised learning of video representations using LSTMs (reproduction).",
     )
@@ -77,13 +98,18 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         if exc.errno not in _STORAGE_ERRORS:
             raise
-        # full disk, quota, read-only or unwritable folder: writers are atomic, nothing was replaced
+        # full disk, quota, file size limit, read-only or unwritable folder: writers are
+        # atomic, nothing was replaced
         where = f" ({exc.filename})" if exc.filename else ""
+        fix = _STORAGE_ERRORS[exc.errno]
         print(f"error: {exc.strerror or exc}{where}; outputs are written atomically, so earlier "
-              "outputs are intact. Free disk space or fix the folder's permissions, then rerun "
-              "the same command", file=sys.stderr)
+              f"outputs are intact. {fix}, then rerun the same command", file=sys.stderr)
         return 2
     return int(result or 0)
 
 
-_STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+_SPACE = "Free disk space or fix the folder's permissions"
+_STORAGE_ERRORS = {errno.ENOSPC: _SPACE, errno.EDQUOT: _SPACE, errno.EROFS: _SPACE,
+                   errno.EACCES: _SPACE, errno.EPERM: _SPACE,
+                   errno.EFBIG: "Raise the file size limit (ulimit -f) or write to a file "
+                                "system that holds files this large"}

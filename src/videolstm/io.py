@@ -35,9 +35,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        if isinstance(exc, OSError) and exc.errno and not exc.filename:  # a write's error (e.g.
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc  # EFBIG) names no file
         raise
 
 

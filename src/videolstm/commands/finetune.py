@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from videolstm.cli import parse_cfg
+from videolstm.cli import parse_cfg, positive_int
 from videolstm.errors import UserError
 
 
@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("--percepts", required=True, help="folder with {kind}.npy/.offsets.npy/.json")
     p.add_argument("--pretrain", required=True, help="folder with {domain}/{variant}/final.pt")
     p.add_argument("--out", required=True, help="CSV of runs; a .json summary is written beside")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
     p.add_argument("--controls", action="store_true",
                    help="train the runs of the controls table instead (finetune.controls)")
     p.set_defaults(func=cmd_finetune)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from videolstm.cli import parse_cfg
+from videolstm.cli import parse_cfg, positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -15,8 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", required=True, help="run name from pretrain.<domain>.runs")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--data-root", default="results", help="root of the arrays named in the config")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--max-steps", type=int, default=None, help="stop early (testing resume)")
+    p.add_argument("--threads", type=positive_int, default=None)
+    p.add_argument("--max-steps", type=positive_int, default=None, help="stop early (testing resume)")
     p.set_defaults(func=run)
 
     p = sub.add_parser("sequence-eval", help="test-mode losses of a checkpoint on stored frame arrays")
@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--arrays", required=True, help="stem: STEM.npy (frames, D) + STEM.offsets.npy")
     p.add_argument("--out", required=True, help="JSON file to write")
     p.add_argument("--cfg", default=None, help="JSON: config_name, data_source, device")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=positive_int, default=None)
     p.set_defaults(func=run_eval)
 
 

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from videolstm.cli import parse_cfg
+from videolstm.cli import parse_cfg, positive_int
 from videolstm.errors import UserError
 
 
@@ -21,7 +21,7 @@ def _log(msg: str) -> None:
 def _common(p: argparse.ArgumentParser, threads: bool = True) -> None:
     p.add_argument("--cfg", default="{}", help="JSON of the config sections this step needs")
     if threads:
-        p.add_argument("--threads", type=int, default=1, help="worker processes / threads")
+        p.add_argument("--threads", type=positive_int, default=1, help="worker processes / threads")
 
 
 def _items_args(p: argparse.ArgumentParser) -> None:

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from videolstm.errors import UserError
+
 if TYPE_CHECKING:  # torch is imported where it is used: the table commands need only the names
     from torch import Tensor
 
@@ -101,6 +103,10 @@ def image_baselines(test: np.ndarray, mean: np.ndarray, n_in: int, n_future: int
     from videolstm.evaluate import _Acc, iter_batches
 
     size = test.shape[2]
+    if test.shape[0] < n_in + n_future or np.size(mean) != size * size or not test.shape[1]:
+        raise UserError(f"the baselines need sequences of {n_in} + {n_future} frames of "
+                        f"{int(np.sqrt(np.size(mean)))} pixels square; the test set is shaped "
+                        f"{tuple(test.shape)} (T, N, S, S)")
     m = torch.from_numpy(np.asarray(mean, dtype=np.float64))
     acc = _Acc()
     for batch in iter_batches(test, batch_size):
@@ -129,8 +135,16 @@ def array_baselines(train_stem: str | Path, test_stem: str | Path, n_in: int, n_
         mean += np.asarray(train[i:i + 4096], dtype=np.float64).sum(0)
     mean = torch.from_numpy(mean / len(train))
     frames, offsets = open_frames(Path(test_stem))
+    if frames.shape[1] != train.shape[1]:
+        raise UserError(f"{test_stem}.npy has {frames.shape[1]}-d frames but the training "
+                        f"arrays {train_stem}.npy have {train.shape[1]}-d frames: pass arrays of "
+                        "one kind")
     length = n_in + n_future
     starts = [int(o) for o, e in zip(offsets[:-1], offsets[1:], strict=True) if e - o >= length]
+    if not starts:  # every baseline would be an empty mean
+        raise UserError(f"{test_stem}.npy has no sequence of {n_in} + {n_future} = {length} "
+                        "frames to score the baselines on: make longer sequences (patches.seq_len)"
+                        " or lower the domain's n_in / n_future")
     acc = _Acc()
     for i in range(0, len(starts), batch_size):
         x = np.stack([frames[s:s + length] for s in starts[i:i + batch_size]], axis=1)

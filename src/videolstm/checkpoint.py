@@ -78,9 +78,21 @@ def resume_mismatches(ckpt: dict, variant: str, model_config: dict, train_config
 def load_model(path: str | Path) -> tuple[torch.nn.Module, dict]:
     """The trained model of a checkpoint (eval mode, CPU) and the checkpoint dict."""
     ckpt = load(path)
-    with torch.device("cpu"):  # on the host, whatever the default device; callers move it
-        model = build_model(ckpt["variant"], ModelConfig.from_dict(ckpt["model_config"]))
-    model.load_state_dict(ckpt["state_dict"])
+    fix = "it is damaged or was edited: delete it and rerun its pretraining step"
+    try:
+        with torch.device("cpu"):  # on the host, whatever the default device; callers move it
+            model = build_model(ckpt["variant"], ModelConfig.from_dict(ckpt["model_config"]))
+    except (KeyError, TypeError, ValueError, UserError) as exc:
+        raise UserError(f"checkpoint {path} records no usable model (variant "
+                        f"{ckpt.get('variant')!r}, model_config: {exc}); {fix}") from exc
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except (KeyError, RuntimeError) as exc:  # tensors of other shapes than its model_config's
+        first = next((ln.strip() for ln in str(exc).splitlines()[1:] if ln.strip()), str(exc))
+        mc = ckpt["model_config"]
+        shape = ", ".join(f"{k} {mc[k]}" for k in ("input_dim", "hidden", "layers") if k in mc)
+        raise UserError(f"checkpoint {path}: its weights do not fit the model it records "
+                        f"({ckpt['variant']}, {shape}): {first.rstrip('.')}; {fix}") from exc
     return model.eval(), ckpt
 
 

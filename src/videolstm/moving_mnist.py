@@ -171,6 +171,9 @@ def check_set(arr: np.ndarray, path, seq_len: int | None = None, image_size: int
         raise UserError(f"{path}: expected {want}, got {arr.shape}{hint}")
     if arr.dtype != np.uint8:
         raise UserError(f"{path}: expected {want}, got dtype {arr.dtype}")
+    if arr.shape[1] == 0:  # every metric would be an empty mean: NaN or no entries at all
+        raise UserError(f"{path}: holds no sequences (shape {arr.shape}); write a set of at "
+                        "least one sequence (mnist.eval sizes >= 1) and rerun")
 
 
 def load_test_file(path: str, seq_len: int = 20, image_size: int = 64) -> np.ndarray:

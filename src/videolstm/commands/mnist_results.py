@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 from videolstm.baselines import BASELINE_NOTE, BASELINES
-from videolstm.cli import parse_cfg
+from videolstm.cli import parse_cfg, positive_int
 from videolstm.errors import UserError
 from videolstm.tables import TABLE2_RUNS
 
@@ -68,6 +68,18 @@ def _metric(ev: dict, key: str, path: str) -> float:
     return float(value)
 
 
+def _check_variant(ev: dict, run: str, path: str, flag: str) -> None:
+    """A Table 2 row holds the evaluation of its own model: `composite=` must name an evaluation
+    of a composite model (its JSON records the variant; `mnist-eval` and `sequence-eval` write it)."""
+    found = ev.get("variant")
+    if found != run:
+        what = (f"is of a {found!r} model" if found else
+                "records no variant (written by an older version; rerun its evaluation step)")
+        raise UserError(f"{flag} {run}={path}: that evaluation {what}, but the row "
+                        f"'{TABLE2_RUNS[run]}' takes a {run!r} model's evaluation; pass "
+                        f"{run}=<the {run} run's evaluation JSON>")
+
+
 def _provenance(cfg: dict, **extra) -> dict:
     for key in ("config_name", "data_source"):
         if key not in cfg:
@@ -83,8 +95,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test", required=True, help="uint8 (T, N, 64, 64) .npy, time first")
     p.add_argument("--out", required=True, help="JSON file to write")
     p.add_argument("--cfg", default=None, help="JSON: config_name, data_source, device")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--threads", type=positive_int, default=None)
     p.set_defaults(func=run_eval)
 
     p = sub.add_parser("mnist-baselines", help="what 'no learning' scores on a Moving MNIST set")
@@ -144,7 +156,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test-1digit", required=True)
     p.add_argument("--test-3digits", required=True)
     p.add_argument("--out", required=True, help="JSON file to write")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=positive_int, default=None)
     p.set_defaults(func=run_figure_checks)
 
 
@@ -190,8 +202,17 @@ def run_mnist_baselines(args: argparse.Namespace) -> int:
     require(cfg, "mnist", "seed")
     n_in, n_future = _domain_frames(cfg, "mnist")
     # the mean frame of training sequences (training digits only), never of the test set
-    train = generator_from_config(cfg, "train").dataset(1000, cfg["seed"] + BASELINE_SEED_OFFSET)
-    result = image_baselines(load_set(args.test), mean_frame(train), n_in, n_future)
+    gen = generator_from_config(cfg, "train")
+    test = load_set(args.test)
+    size = gen.cfg.image_size
+    if test.shape[2] != size or test.shape[0] < n_in + n_future:
+        raise UserError(
+            f"test set {args.test} holds {test.shape[0]} frames of {test.shape[2]}x{test.shape[3]} "
+            f"per sequence, but the baselines need {n_in} in + {n_future} future frames of "
+            f"{size}x{size} (mnist.generator, pretrain.mnist): pass the Moving MNIST set that "
+            "mnist-data wrote with the same --cfg")
+    train = gen.dataset(1000, cfg["seed"] + BASELINE_SEED_OFFSET)
+    result = image_baselines(test, mean_frame(train), n_in, n_future)
     result.update(test_set=str(args.test), mean_frame_from="1,000 generated training sequences",
                   digits=digits_description(cfg["mnist"].get("digits", {})),
                   config_name=cfg.get("config_name"), data_source=cfg.get("data_source"))
@@ -260,6 +281,7 @@ def table2_frames(mnist: dict[str, str], patches: dict[str, str]):
             if run not in TABLE2_RUNS:
                 raise UserError(f"{flag} run {run!r} is not a Table 2 row; use {sorted(TABLE2_RUNS)}")
             ev = _read_eval(path)
+            _check_variant(ev, run, path, flag)
             rows.append({"row": TABLE2_RUNS[run], "column": column,
                          "value": _metric(ev, "future_loss", path), "n": ev.get("n_sequences")})
     return pd.DataFrame(rows, columns=["row", "column", "value", "n"])
@@ -308,12 +330,14 @@ def best_run(evals: dict[str, str]) -> str:
     return min(sorted(evals), key=lambda r: _metric(_read_eval(evals[r]), "future_mse_per_frame", evals[r]))
 
 
-def protocol_frame(evals: dict[str, str], fc_run: str):
+def protocol_frame(evals: dict[str, str], fc_run: str, flag: str = "--mnist-eval"):
     import pandas as pd
 
     rows = []
     for run, path in sorted(evals.items()):
         ev = _read_eval(path)
+        if run in TABLE2_RUNS:  # the row is named after the run's model
+            _check_variant(ev, run, path, flag)
         layers = ev.get("model_config", {}).get("layers")
         name = f"ours: {TABLE2_RUNS.get(run, run)} ({layers} layers, run {run})"
         for key, col in LATER_COLS.items():
@@ -325,10 +349,11 @@ def protocol_frame(evals: dict[str, str], fc_run: str):
     return pd.DataFrame(rows, columns=["row", "column", "value", "n"])
 
 
-def protocol_with_baselines(evals: dict[str, str], fc_run: str, mnist_base: str | None):
+def protocol_with_baselines(evals: dict[str, str], fc_run: str, mnist_base: str | None,
+                            flag: str = "--mnist-eval"):
     import pandas as pd
 
-    ours = protocol_frame(evals, fc_run)
+    ours = protocol_frame(evals, fc_run, flag)
     base = _baseline_rows(mnist_base, LATER_MSE, LATER_COLS)
     df = pd.concat([ours, pd.DataFrame(base, columns=ours.columns)], ignore_index=True)
     return _flag_unlearned(df, [LATER_MSE])
@@ -373,7 +398,8 @@ def run_table2(args: argparse.Namespace) -> int:
     if args.only in (None, "protocol"):
         evals = _pairs(args.protocol_eval, "--protocol-eval") or mnist
         fc_run = best_run(evals) if args.fc_lstm_run == "best" and evals else args.fc_lstm_run
-        ours = protocol_with_baselines(evals, fc_run, args.mnist_baselines)
+        ours = protocol_with_baselines(evals, fc_run, args.mnist_baselines,
+                                       "--protocol-eval" if args.protocol_eval else "--mnist-eval")
         note = (f"Later literature's protocol (PredRNN, NeurIPS 2017): 10 frames in, 10 predicted; "
                 "MSE per frame = sum of squared error over the 64x64 frame with pixels in [0, 1], "
                 "averaged over frames and sequences; MAE per frame = sum of absolute error over "

@@ -20,6 +20,7 @@ index (status != ok) and every downstream stage reports how many were skipped.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -58,11 +59,50 @@ class IndexConfig:
 
 def read_list(path: Path) -> list[str]:
     """Lines of an official list file: BOM, CRLF/CR, trailing spaces and blank lines removed."""
+    return [line for _, line in read_numbered(path)]
+
+
+def read_numbered(path: Path) -> list[tuple[int, str]]:
+    """(line number, line) of read_list's lines, numbered as an editor shows the file."""
     if not path.is_file():
         raise UserError(f"split file {path} does not exist; unpack the official split archive "
                         "so that it is there (or set the dataset's splits_dir)")
     text = path.read_bytes().decode("utf-8-sig", errors="replace")
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    return [(i, line.strip()) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+
+def in_class_folder(listed: str, where: Path, lineno: int) -> str:
+    """`listed` (a split entry, '/' separated) normalised: '.' and '..' parts resolved. An entry
+    whose '..' leaves its class folder (`MoveRight/../MoveLeft/v_X.avi`: a MoveLeft video
+    listed under MoveRight) is refused, as it would index one video twice under two labels."""
+    norm = posixpath.normpath(listed)
+    first, norm_first = listed.split("/")[0], norm.split("/")[0]
+    if ".." in listed.split("/") and ("/" not in norm or first.lower() != norm_first.lower()):
+        raise UserError(f"{where}, line {lineno}: entry {listed!r} climbs out of its class folder "
+                        f"{first!r} (it names {norm!r}); refused, as it would index that video "
+                        "under a second class: list it as <Class>/<file> in its own class")
+    return norm
+
+
+class ListedOnce:
+    """Each video (its normalised path, case-insensitive) listed in one form with one label: the
+    first split-file line naming it, to name both lines of a conflict."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, tuple[str, int, Path, int]] = {}
+
+    def check(self, key: str, form: str, label: int, where: Path, lineno: int) -> None:
+        seen = self.first.setdefault(key, (form, label, where, lineno))
+        old_form, old_label, old_where, old_line = seen
+        here, there = f"{where}, line {lineno}", f"{old_where}, line {old_line}"
+        if old_label != label:
+            raise UserError(f"{here}: {form!r} is the video {there} lists as {old_form!r}, with "
+                            "another label; refused (one video, one class): remove one of the "
+                            "two lines")
+        if old_form.lower() != form.lower():
+            raise UserError(f"{here}: {form!r} is the video {there} lists as {old_form!r}; "
+                            "refused (one video listed in two forms): list it the same way in "
+                            "every split file")
 
 
 class DiskFiles:
@@ -126,13 +166,16 @@ def parse_ucf101(root: Path, splits_dir: Path | None = None) -> pd.DataFrame:
             return by_lower[_norm_class(m.group(1))]
         raise UserError(f"{where}: the class of {listed!r} is not in classInd.txt")
 
+    once = ListedOnce()
     for s in SPLITS:
         for kind in ("train", "test"):
             where = splits_dir / f"{kind}list0{s}.txt"
-            for line in read_list(where):
+            for lineno, line in read_numbered(where):
                 parts = line.split()
-                listed = parts[0].replace("\\", "/")
+                form = parts[0].replace("\\", "/")
+                listed = in_class_folder(form, where, lineno)
                 number, cls = class_of(listed, where)
+                once.check(listed.lower(), form, number, where, lineno)
                 if kind == "train" and len(parts) > 1:
                     if not parts[1].isdigit() or int(parts[1]) not in classes:
                         raise UserError(f"{where}: bad label in line {line!r}")
@@ -182,6 +225,7 @@ def parse_hmdb51(root: Path, splits_dir: Path | None = None) -> pd.DataFrame:
     labels = {c: i for i, c in enumerate(sorted(found))}
     role = {"1": "train", "2": "test", "0": "unused"}
     rows: dict[str, dict] = {}
+    once, given = ListedOnce(), {}
     for lower, per_split in sorted(found.items()):
         missing = [s for s in SPLITS if s not in per_split]
         if missing:
@@ -190,14 +234,22 @@ def parse_hmdb51(root: Path, splits_dir: Path | None = None) -> pd.DataFrame:
         # canonical class name: the folder on disk if there is one (matched ignoring case)
         cls = disk.dirs_lower.get(lower, names[lower])
         for s in SPLITS:
-            for line in read_list(per_split[s]):
+            for lineno, line in read_numbered(per_split[s]):
                 parts = line.split()
                 if len(parts) != 2 or parts[1] not in role:
                     raise UserError(f"{per_split[s]}: cannot parse line {line!r} "
                                     "(expected '<video>.avi <0|1|2>')")
-                key = f"{lower}/{parts[0].lower()}"
+                form = f"{cls}/{parts[0].replace(chr(92), '/')}"
+                listed = in_class_folder(form, per_split[s], lineno)
+                key = listed.lower()
+                once.check(key, form, labels[lower], per_split[s], lineno)
+                said = given.setdefault((key, s), (parts[1], lineno))
+                if said[0] != parts[1]:
+                    raise UserError(f"{per_split[s]}, line {lineno}: {parts[0]} is listed again "
+                                    f"with id {parts[1]}; line {said[1]} gives it id {said[0]}: "
+                                    "keep one line per video")
                 row = rows.setdefault(key, {
-                    "video": Path(parts[0]).stem, "listed": f"{cls}/{parts[0]}",
+                    "video": Path(listed).stem, "listed": listed,
                     "class_name": cls, "label": labels[lower],
                     "group": _hmdb_group(parts[0], cls),
                     **{f"split{k}": "unused" for k in SPLITS},

@@ -17,6 +17,7 @@ wildcard_constraints:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/settings.smk"
 include: "workflow/rules/mnist.smk"
 include: "workflow/rules/video.smk"
 include: "workflow/rules/pretrain.smk"
@@ -29,7 +30,7 @@ include: "workflow/rules/phases.smk"
 # when a run starts (not on a dry run): every input the configuration names is there, or one
 # message listing what is missing, before any job (videolstm.check; also `videolstm check`)
 onstart:
-    onstart_check(config, workflow.overwrite_configfiles)
+    onstart_check(config, workflow.overwrite_configfiles, local=workflow.local_exec)
 
 
 rule all:

@@ -3,12 +3,15 @@
 import json
 import os
 from dataclasses import asdict
+from types import SimpleNamespace
 
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 from videolstm.check import onstart_check
-from videolstm.config import SCHEMA_PATH, validate_config
+from videolstm.config import SCHEMA_PATH, results_dir_unwritable, validate_config
 from videolstm.environment import put_python_bin_first
+from videolstm.errors import UserError
 from videolstm.io import atomic_write_text
 from videolstm.job_resources import rule_resource
 from videolstm.train import labreport_domain, resolve_run
@@ -18,11 +21,17 @@ from videolstm.video.scope import is_split_scoped, parse_domain
 # jobs find `videolstm` beside the Python running Snakemake (no need to activate .venv)
 put_python_bin_first()
 
-# our validator first: it names a mistyped key and the closest allowed one
-validate_config(config, source="the workflow configuration")
+# our validator first: it names a mistyped key and the closest allowed one (one line per
+# problem, no traceback: SystemExit stops Snakemake with just the message)
+try:
+    validate_config(config, source="the workflow configuration")
+except UserError as exc:
+    raise SystemExit(f"error: {exc}") from None
 validate(config, str(SCHEMA_PATH))
 
 RESULTS = config.get("results_dir", "results")
+if results_dir_unwritable(RESULTS):  # also on a dry run: a real run could not write anything
+    raise SystemExit(f"error: {results_dir_unwritable(RESULTS)}")
 # which halves of the paper this configuration runs (config key `parts`; default all)
 PARTS = set(config.get("parts", ["mnist", "labreport", "video"]))
 VIDEO_DOMAINS = ("patches", "percepts_rgb", "percepts_flow", "percepts_flowstack")
@@ -58,19 +67,76 @@ def cfg_json(*keys):
 # by `snakemake -n -p`. It is rewritten only when its content changes, so its modification time
 # reruns exactly the jobs whose settings changed, also in a clone restored by `dvc pull` + `make
 # pulled`, where Snakemake has no record of the settings the outputs were made with.
+# Every settings file of the configuration is written at once, when Snakemake plans its first
+# job, whichever targets are asked (each written while its own job was planned, a second
+# target's file was missed by Snakemake's cache of the folder: MissingInputException). Reading
+# the workflow (--lint, --list-rules) writes nothing, nor does a dry run: there a missing file is
+# a job of rule `settings` (settings.smk), and a changed one a forced job of it, so that
+# `snakemake -n` lists the jobs a real run redoes.
 CONFIGS = f"{RESULTS}/configs"
+DRY_RUN = bool(workflow.output_settings.dryrun)
+WRITE_SETTINGS = not DRY_RUN and workflow.is_main_process  # not in a cluster job's own Snakemake
+SETTINGS = {}  # name -> content of each settings file of this configuration
+SETTINGS_WRITTEN = []  # [True] once every settings file is written
+
+
+def settings_path(name):
+    return f"{CONFIGS}/{name}.json"
 
 
 def settings_file(name, text):
-    path = f"{CONFIGS}/{name}.json"
-    text = json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
-    if not (os.path.isfile(path) and open(path).read() == text):
-        atomic_write_text(path, text)
-    return path
+    """Input function of settings file `name` (its content `text`, JSON) for a rule's `cfg`."""
+    SETTINGS[name] = json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
+
+    def settings_input(wildcards):
+        write_all_settings()
+        return settings_path(name)
+
+    return settings_input
+
+
+def write_all_settings():
+    """Write every changed settings file, once (see plan_settings)."""
+    if not SETTINGS_WRITTEN:
+        SETTINGS_WRITTEN.append(True)
+        plan_settings(sorted(SETTINGS))
+
+
+def plan_settings(names):
+    """Write each changed settings file of `names`; a dry run writes none but plans a forced job
+    of `settings` for each changed one (its file exists, so Snakemake would not redo it)."""
+    for name in names:
+        if not settings_changed(name):
+            continue
+        if WRITE_SETTINGS:
+            write_settings(name, settings_path(name))
+        elif DRY_RUN and os.path.isfile(settings_path(name)):
+            logger.info(f"settings changed: {settings_path(name)} (a run rewrites it and redoes "
+                        "the jobs that read it)")
+            workflow.dag.forcefiles.add(settings_path(name))
+
+
+def settings_changed(name):
+    """The settings file `name` is missing or holds other settings than this configuration's."""
+    if not os.path.isfile(settings_path(name)):
+        return True
+    with open(settings_path(name), encoding="utf-8") as fh:
+        return fh.read() != SETTINGS[name]
+
+
+def write_settings(name, path):
+    """Write settings file `name` to `path` (also the job of `settings`); one line, no
+    traceback, when the results folder cannot take it."""
+    try:
+        atomic_write_text(path, SETTINGS[name])
+    except OSError as exc:
+        raise SystemExit(f"error: cannot write the settings file {path} ({exc.strerror or exc}); "
+                         "free disk space or make the results folder writable. Nothing was "
+                         "run") from None
 
 
 def cfg_file(*keys):
-    """The file of cfg_json(*keys), shared by every job that reads those sections."""
+    """Input function of the file of cfg_json(*keys), shared by every job reading those sections."""
     return settings_file("_".join(keys) or "run", cfg_json(*keys))
 
 
@@ -113,7 +179,13 @@ def pretrain_cfg_json(wildcards):
 
 
 def pretrain_cfg_file(wildcards):
-    return settings_file(f"pretrain/{wildcards.domain}/{wildcards.run}", pretrain_cfg_json(wildcards))
+    name = f"pretrain/{wildcards.domain}/{wildcards.run}"
+    if name not in SETTINGS:  # not a configured run (those are known when the workflow is read)
+        settings_file(name, pretrain_cfg_json(wildcards))
+        if SETTINGS_WRITTEN:  # the others are written already
+            plan_settings([name])
+    write_all_settings()
+    return settings_path(name)
 
 
 def pretrain_inputs(wildcards):
@@ -138,6 +210,21 @@ def pretrain_domains(domain):
     if is_split_scoped(config["pretrain"].get(domain) or {}):
         return [f"{domain}_split{s}" for s in config.get("finetune", {}).get("splits", [1])]
     return [domain]
+
+
+def configured_pretrain_runs():
+    """(domain, run) of every configured pretraining run, whatever the parts and targets."""
+    pretrain = config["pretrain"]
+    for domain in ("mnist", "labreport", *VIDEO_DOMAINS):
+        if domain == "labreport":
+            runs = labreport_domain(pretrain)["runs"]
+        elif domain in pretrain:
+            runs = pretrain[domain].get("runs") or {}
+        else:
+            continue
+        for instance in pretrain_domains(domain):
+            for run in sorted(runs):
+                yield instance, run
 
 
 def pretrain_targets(domain):
@@ -394,3 +481,12 @@ def video_intermediates():
 
 OPTIONAL_TARGETS.append(array_pretrain_targets)
 OPTIONAL_TARGETS.append(video_intermediates)
+
+
+# every pretraining run's settings, known before Snakemake plans any job (see CONFIGS above)
+try:
+    for _domain, _run in configured_pretrain_runs():
+        _wildcards = SimpleNamespace(domain=_domain, run=_run)
+        settings_file(f"pretrain/{_domain}/{_run}", pretrain_cfg_json(_wildcards))
+except UserError as exc:
+    raise SystemExit(f"error: {exc}") from None

@@ -318,6 +318,15 @@ def test_settings_files_two_targets_dry_runs_and_a_changed_setting(tmp_path):
     proc = snakemake("-n", "--configfile", str(path), "--", *targets)
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
+    # a settings file gone (a results folder restored without them): a run writes it anew and
+    # redoes its reader, and the dry run says so (before, it said "Nothing to be done")
+    composite_cfg = configs / "pretrain" / "mnist" / "composite.json"
+    composite_cfg.unlink()
+    proc = snakemake("-n", "--configfile", str(path), "--", *targets)
+    assert "settings        1" in proc.stdout and "pretrain        1" in proc.stdout, proc.stdout
+    assert "wildcards: domain=mnist, run=composite" in proc.stdout
+    assert not composite_cfg.exists()
+
 
 def test_the_settings_rules_pass_snakemake_lint_which_writes_nothing(tmp_path):
     path = overlay(tmp_path / "overlay.yaml", {"results_dir": str(tmp_path / "r")})

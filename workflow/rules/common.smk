@@ -103,16 +103,18 @@ def write_all_settings():
 
 
 def plan_settings(names):
-    """Write each changed settings file of `names`; a dry run writes none but plans a forced job
-    of `settings` for each changed one (its file exists, so Snakemake would not redo it)."""
+    """Write each changed or missing settings file of `names`; a dry run writes none but plans
+    a forced job of `settings` for each (Snakemake would not redo a job for a changed file, nor
+    for a missing one whose readers' outputs exist, where a run would write it and redo them)."""
     for name in names:
         if not settings_changed(name):
             continue
         if WRITE_SETTINGS:
             write_settings(name, settings_path(name))
-        elif DRY_RUN and os.path.isfile(settings_path(name)):
-            logger.info(f"settings changed: {settings_path(name)} (a run rewrites it and redoes "
-                        "the jobs that read it)")
+        elif DRY_RUN:
+            if os.path.isfile(settings_path(name)):
+                logger.info(f"settings changed: {settings_path(name)} (a run rewrites it and "
+                            "redoes the jobs that read it)")
             workflow.dag.forcefiles.add(settings_path(name))
 
 

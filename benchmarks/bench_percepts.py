@@ -64,7 +64,7 @@ def main() -> int:
                         baseline_value=n / t["base"]))
 
         items = Items([Item(p.stem, str(p)) for p in paths], [], "bench")
-        ext = percepts.make_extractor(percepts.PerceptConfig(size=16))
+        ext = percepts.make_extractor(percepts.PerceptConfig(extractor="pixels", size=16))
         target = Path(tmp) / "rgb.npy"
         t = compare({"ours": lambda: percepts.extract(items, ext, target, {}, 64, workers=2,
                                                       log=lambda s: None),

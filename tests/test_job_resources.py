@@ -16,6 +16,15 @@ from videolstm.plan import classifier_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
+@pytest.fixture(autouse=True)
+def _no_results_folder(tmp_path, monkeypatch):
+    """The counts read a config's results folder (relative to the working directory) when its
+    indexes exist: run where there is none, so that what a run left in the checkout's results/
+    (the embedded indexes) never changes what these tests compute (make reproduce, then make
+    test)."""
+    monkeypatch.chdir(tmp_path)
+
 PROBE = r"""
 import sys, torch
 from dataclasses import asdict

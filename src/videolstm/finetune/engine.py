@@ -29,13 +29,13 @@ from videolstm.lstm import StackedLSTM
 
 @dataclass
 class TrainConfig:
-    steps: int = 150
+    steps: int = 200
     batch_size: int = 16
     optimizer: str = "adam"  # adam | sgd
     # mean: each run's cross entropy averaged over its batch and steps; sum: summed over them, as
     # the authors' classifier (lstm_classifier.py: gradients accumulate with no division)
     loss_reduction: str = "mean"
-    lr: float = 1e-3
+    lr: float = 3e-3
     # learning rates to choose from, per run, by validation accuracy (finetune.validation); None:
     # just `lr`
     lrs: list[float] | None = None

@@ -25,7 +25,7 @@ import multiprocessing as mp
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -47,13 +47,15 @@ EXTRACTORS = ("pixels", "digit_cnn", "vgg16_fc6")
 class PerceptConfig:
     """Config section percepts.<kind> (rgb)."""
 
-    extractor: str = "pixels"
-    size: int = 16  # pixels: side of the downsampled crop
+    extractor: str = "digit_cnn"
+    size: int = 112  # pixels, digit_cnn: side of the downsampled crop
     grey: bool = False  # pixels: one channel instead of three
     crop: int = 224  # central crop side (paper: 224 of 240x320)
     weights: str | None = None  # vgg16_fc6: path of vgg16-397923af.pth; None = torch hub cache
     # digit_cnn: its training settings (used by the video_digit_cnn rule, not here)
-    cnn: dict | None = None
+    cnn: dict = field(default_factory=lambda: {
+        "channels": [16, 32, 32], "canvas": 56, "noise": 0.3, "steps": 600, "batch_size": 64,
+        "lr": 0.002, "grid": 4})
     batch_size: int = 64
     workers: int = 1  # decoding processes
     device: str = "auto"

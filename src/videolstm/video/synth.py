@@ -75,10 +75,10 @@ class SynthConfig:
     """Sizes of one embedded dataset (config section video.<dataset>)."""
 
     classes: int = 8
-    groups: int = 6
+    groups: int = 12
     clips_per_group: int = 2
     seconds: float = 2.4
-    test_groups: int = 2  # groups in each split's test side (rotating over the 3 splits)
+    test_groups: int = 4  # groups in each split's test side (rotating over the 3 splits)
     unused_groups: int = 0  # hmdb51 layout only: groups marked 0 (unused) in each split
     videos: int = 0  # unlabelled pool only: number of videos
     bit_rate: int = 800_000
@@ -175,6 +175,9 @@ def _motion(name: str, rng: np.random.Generator, n: int) -> list[tuple[float, fl
 
 def render(look: Look, segments: list[tuple[int, str, int]], rng: np.random.Generator):
     """Yield uint8 RGB frames for consecutive segments [(digit, motion, n_frames), ...]."""
+    # OpenCV's thread pool, once started, can deadlock the children of a later fork (a test
+    # process that renders and then extracts percepts in forked workers): one thread, same pixels
+    cv2.setNumThreads(1)
     digits = actor_digits()
     for digit, name, n in segments:
         image = digits[digit][rng.integers(len(digits[digit]))]

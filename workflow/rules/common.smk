@@ -110,7 +110,12 @@ def plan_settings(names):
         if not settings_changed(name):
             continue
         if WRITE_SETTINGS:
-            write_settings(name, settings_path(name))
+            try:
+                write_settings(name, settings_path(name))
+            except OSError as exc:  # one line, no traceback
+                raise SystemExit(f"error: cannot write the settings file {settings_path(name)} "
+                                 f"({exc.strerror or exc}); free disk space or make the results "
+                                 "folder writable. Nothing was run") from None
         elif DRY_RUN:
             if os.path.isfile(settings_path(name)):
                 logger.info(f"settings changed: {settings_path(name)} (a run rewrites it and "
@@ -127,14 +132,11 @@ def settings_changed(name):
 
 
 def write_settings(name, path):
-    """Write settings file `name` to `path` (also the job of `settings`); one line, no
-    traceback, when the results folder cannot take it."""
-    try:
-        atomic_write_text(path, SETTINGS[name])
-    except OSError as exc:
-        raise SystemExit(f"error: cannot write the settings file {path} ({exc.strerror or exc}); "
-                         "free disk space or make the results folder writable. Nothing was "
-                         "run") from None
+    """Write settings file `name` to `path` (when planning, or as the job of `settings`)."""
+    if name not in SETTINGS:  # only rule `settings` asks for a name (a target given by hand)
+        raise ValueError(f"{path} is not a settings file of this configuration (it has "
+                         f"{len(SETTINGS)}, e.g. {settings_path(min(SETTINGS))})")
+    atomic_write_text(path, SETTINGS[name])
 
 
 def cfg_file(*keys):
@@ -440,8 +442,10 @@ PHASE_DIRS = {
 
 def paper_tables(wildcards=None):
     """Every table CSV of the paper among the final targets (the claims and the controls are
-    verdicts, not table cells): DVC's metrics are collected from them."""
-    verdicts = set(claims_targets()) | {f"{RESULTS}/tables/controls.csv"}
+    verdicts, and percept_pretraining a check of the encoders, not table cells of the paper):
+    DVC's metrics are collected from them."""
+    verdicts = set(claims_targets()) | {f"{RESULTS}/tables/controls.csv",
+                                        f"{RESULTS}/tables/percept_pretraining.csv"}
     return sorted(
         t
         for t in all_targets()

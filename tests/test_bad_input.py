@@ -360,6 +360,20 @@ def test_a_read_only_results_folder_stops_snakemake_with_one_line(tmp_path):
         assert f"{disk} (where it would be made) is on a read-only" in one_line(proc.stderr)
 
 
+def test_a_full_disk_when_the_workflow_writes_its_settings_is_one_line(tmp_path):
+    with tiny_tmpfs(tmp_path / "disk", "4k") as disk:
+        with open(disk / "filler", "wb") as fh, pytest.raises(OSError):
+            fh.write(b"x" * 65536)
+            fh.flush()
+        path = overlay(tmp_path / "overlay.yaml", {"results_dir": str(disk / "r")})
+        proc = snakemake("--configfile", str(path), "--",
+                         str(disk / "r" / "pretrain" / "mnist" / "future" / "final.pt"))
+        assert proc.returncode != 0
+        line = one_line(proc.stdout + proc.stderr)
+        assert line.startswith(f"error: cannot write the settings file {disk / 'r' / 'configs'}")
+        assert "(No space left on device); free disk space" in line
+
+
 def test_a_file_size_limit_is_one_line(tiny_config, tmp_path):
     """`ulimit -f` small: the write fails with EFBIG (File too large), which was a traceback."""
     limit = 64 * 1024

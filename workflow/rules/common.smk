@@ -470,7 +470,8 @@ def array_stem(wildcards, input):
 
 # Outputs that later phases would otherwise build inside an earlier stage's folder: every
 # pretrained encoder belongs to the pretrain stage, and the video pipeline's intermediates
-# (clips, flow fields, temporal CNNs) to the data stage (tests/test_dvc_remote.py checks this).
+# (clips, the digit CNN, flow fields, temporal CNNs) to the data stage (tests/test_dvc_remote.py
+# checks this).
 def array_pretrain_targets():
     return [t for d in VIDEO_DOMAINS for t in pretrain_targets(d)]
 
@@ -480,6 +481,7 @@ def video_intermediates():
 
     flow_datasets, cnns = vw.flow_consumers(config)
     out = [f"{RESULTS}/data/clips/unlabelled.csv"]
+    out += vw.rgb_weights_input(config, RESULTS)  # the digit CNN, when it is the extractor
     out += [f"{RESULTS}/data/flow/{d}.npy" for d in flow_datasets]
     out += [f"{RESULTS}/data/temporal_cnn/{c}.pt" for c in cnns]
     return out

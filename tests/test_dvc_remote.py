@@ -178,7 +178,11 @@ def test_whole_dag_push_then_pull_in_a_fresh_clone_leaves_nothing_to_do(tmp_path
     assert "Nothing to be done" not in before.stdout + before.stderr
     for rule in ("pretrain", "finetune", "tables_actions", "paper_metrics"):
         assert would.get(rule), f"plain snakemake -n would not rerun {rule}: {would}"
-    assert "updated input files" in before.stdout.lower(), before.stdout[-3000:]
+    # stale by modification time; or, where results/configs (settings files, neither in git nor
+    # in DVC) is missing, the settings job that writes them makes every reader's input updated
+    reasons = before.stdout.lower()
+    assert ("updated input files" in reasons
+            or "input files updated by another job" in reasons), before.stdout[-3000:]
 
     t0 = time.perf_counter()
     res = sh(["make", "-o", ".venv/.installed", "pulled"], clone)

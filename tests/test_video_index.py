@@ -105,8 +105,8 @@ def test_embedded_layouts_index_and_groups_are_disjoint(embedded):
         assert ucf.groupby("group")[f"split{s}"].nunique().max() == 1
         assert (ucf[f"split{s}"] == "test").sum() == 3
     assert set(ucf["group"]) == {"g01", "g02", "g03"}
-    quirk = ucf[ucf["class_name"] == "SixSevenMoveLeft"]
-    assert quirk.empty or quirk["path"].str.contains("v_SixSevenMoveleft_").all()
+    quirk = ucf[ucf["class_name"] == "ThreeMoveLeft"]
+    assert quirk.empty or quirk["path"].str.contains("v_ThreeMoveleft_").all()
     hmdb = vindex.build_index("hmdb51", embedded["hmdb51"], vindex.IndexConfig())
     assert set(hmdb["split1"]) == {"train", "test", "unused"}
     assert vindex.check_groups_disjoint(hmdb) == []

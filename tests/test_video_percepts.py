@@ -55,8 +55,8 @@ def test_generator_is_deterministic_and_motion_defined(tmp_path):
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
     # the class's motion is what the frames show: the actor (the bright pixels) moves right in
     # the MoveRight video and left in the MoveLeft one
-    for name, sign in (("ZeroOneMoveRight/v_ZeroOneMoveRight_g01_c01.avi", 1),
-                       ("ZeroOneMoveLeft/v_ZeroOneMoveLeft_g01_c01.avi", -1)):
+    for name, sign in (("ZeroMoveRight/v_ZeroMoveRight_g01_c01.avi", 1),
+                       ("ZeroMoveLeft/v_ZeroMoveLeft_g01_c01.avi", -1)):
         frames = read_frames(tmp_path / "a" / name).astype(float)
         xs = [np.nonzero(f.max(-1) > 150)[1].mean() for f in frames]
         assert sign * (xs[-1] - xs[0]) > 40, (name, xs)
@@ -77,7 +77,7 @@ def test_pixels_percepts_cli_shape_dtype_offsets(ucf, tmp_path):
     assert meta["extractor"] == "pixels" and meta["dim"] == 192 and meta["source"] == "embedded"
     assert len(meta["videos"]) == 6 and meta["skipped"] == 0
     # batching across videos gives the same rows as one video at a time
-    first = Items([Item("x", str(root / "ZeroOneMoveRight/v_ZeroOneMoveRight_g01_c01.avi"))], [], "x")
+    first = Items([Item("x", str(root / "ZeroMoveRight/v_ZeroMoveRight_g01_c01.avi"))], [], "x")
     ext = percepts.make_extractor(percepts.PerceptConfig(extractor="pixels", size=8))
     percepts.extract(first, ext, tmp_path / "one.npy", {}, batch_size=64, log=lambda s: None)
     assert np.array_equal(load_frames(tmp_path / "one.npy")[0][:], frames[:12])
@@ -105,7 +105,7 @@ def test_vgg16_fc6_loads_from_file_and_extracts(vgg_file, ucf, tmp_path):
     root, _ = ucf
     cfg = percepts.PerceptConfig(extractor="vgg16_fc6", weights=str(vgg_file), device="cpu")
     ext = percepts.make_extractor(cfg)
-    frames = read_frames(root / "ZeroOneMoveRight/v_ZeroOneMoveRight_g01_c01.avi")[:2]
+    frames = read_frames(root / "ZeroMoveRight/v_ZeroMoveRight_g01_c01.avi")[:2]
     feats = ext.forward(ext.prepare(frames))
     assert feats.shape == (2, 4096) and (feats >= 0).all()  # after ReLU
     ref = percepts.load_vgg16(vgg_file)

@@ -487,6 +487,13 @@ def video_intermediates():
     return out
 
 
+def percept_pretrain_summaries(wildcards=None):
+    """summary.json of every run pretrained on percepts (each records its held-out baselines)."""
+    stems = tuple(f"{RESULTS}/pretrain/{d}" for d in VIDEO_DOMAINS if d.startswith("percepts_"))
+    return sorted(t[: -len("final.pt")] + "summary.json" for t in array_pretrain_targets()
+                  if t.startswith(stems))
+
+
 OPTIONAL_TARGETS.append(array_pretrain_targets)
 OPTIONAL_TARGETS.append(video_intermediates)
 

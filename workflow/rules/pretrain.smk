@@ -32,12 +32,6 @@ rule pretrain:
         " --out-dir {params.out_dir:q} --data-root {params.data_root:q} --threads {threads} > {log:q} 2>&1"
 
 
-def percept_pretrain_summaries(wildcards=None):
-    """summary.json of every run pretrained on percepts (each records its held-out baselines)."""
-    return sorted(t[: -len("final.pt")] + "summary.json" for t in array_pretrain_targets()
-                  if "/pretrain/percepts_" in t)
-
-
 # Did the percept encoders learn? Held-out losses beside the no-learning baselines.
 rule table_percept_pretraining:
     input:

@@ -10,16 +10,16 @@ paper.yaml resets it at the run level. This test resolves every pretraining job 
 workflow (videolstm.plan.pretrain_runs: every run of every domain, per split where the domain is
 split-scoped) and compares its settings with the table below.
 
-Sources (/work/shared/REFERENCE.md, the paper, the lab report):
+Sources (the authors' released code and model configs, the paper, the lab report):
 - optimizer, momentum, lr, weight_decay: util.py `Update`, SGD with momentum 0.9, learning rate
   1e-4, L2 decay 1e-4 on weights ("Optimiser in the authors' code", every MNIST model config).
 - clip: the update clipped element-wise to +-gradient_clip, 1e-4 in every MNIST model config; for
-  patches and percepts REFERENCE.md states the element-wise clip but no value (checked: clipped).
+  patches and percepts the authors' code clips element-wise but no value is given (checked: clipped).
 - loss_reduction: gradients summed over batch and frames (derivative pred - target, no division).
 - teacher_forcing: lstm_combo.py feeds conditional decoders the ground truth in training.
 - amp: the authors' cudamat code trains in float32 (no bf16 autocast).
-- cell: LSTM with peepholes (Graves 2013). init: REFERENCE.md: "Make both selectable; default to
-  the paper" (uniform 1/sqrt(fan-in); the authors' +-0.01 is `init: authors`).
+- cell: LSTM with peepholes (Graves 2013). init: both are selectable and the paper's is the
+  default (uniform 1/sqrt(fan-in); the authors' code's +-0.01 is `init: authors`).
 - batch_size: 80 (MNIST), 100 (patches); not stated for percepts (not checked there).
 - hidden, layers: Moving MNIST 2 x 2048 (Table 2: "All models use 2 layers"), the Figure 7/8
   model 1 x 2048; patches 2 x 2048; RGB percepts 2 x 2048; flow LSTMs 128 units (layers not

@@ -43,6 +43,15 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 EXTRACTORS = ("pixels", "digit_cnn", "vgg16_fc6")
 
 
+def _digit_cnn_defaults() -> dict:
+    """percepts.rgb.cnn's settings as DigitCNNConfig defines them (one place for their values)."""
+    from dataclasses import asdict
+
+    from videolstm.video.digit_cnn import DigitCNNConfig
+
+    return {k: v for k, v in asdict(DigitCNNConfig()).items() if k not in ("seed", "threads")}
+
+
 @dataclass
 class PerceptConfig:
     """Config section percepts.<kind> (rgb)."""
@@ -53,9 +62,7 @@ class PerceptConfig:
     crop: int = 224  # central crop side (paper: 224 of 240x320)
     weights: str | None = None  # vgg16_fc6: path of vgg16-397923af.pth; None = torch hub cache
     # digit_cnn: its training settings (used by the video_digit_cnn rule, not here)
-    cnn: dict = field(default_factory=lambda: {
-        "channels": [16, 32, 32], "canvas": 56, "noise": 0.3, "steps": 600, "batch_size": 64,
-        "lr": 0.002, "grid": 4})
+    cnn: dict = field(default_factory=lambda: _digit_cnn_defaults())
     batch_size: int = 64
     workers: int = 1  # decoding processes
     device: str = "auto"

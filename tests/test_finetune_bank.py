@@ -133,3 +133,60 @@ def test_paper_config_classifier_learns_a_separable_task():
                              clip=0.001, momentum=0.9, weight_decay=1e-4)
     bank = train_lstm_group(p, labels, 4, [train], [_lstm(0, d=8, h=16)], [0], old)
     assert evaluate_lstm_group(bank, p, test, labels, old)["video_acc"][0].item() < 60
+
+
+# -- the authors' classifier options (config/paper.yaml): windows, frozen peepholes, dropout ------
+
+
+def _unequal_percepts(lengths=(10, 40), dim=3):
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return Percepts(np.zeros((offsets[-1], dim), np.float16), offsets, {}, "rgb")
+
+
+@pytest.mark.parametrize("windows, want_long", [("video", 0.5), ("all", 33 / 36)])
+def test_windows_drawn_per_video_or_uniformly_over_all_windows(windows, want_long):
+    """Videos of 10 and 40 frames, 8-frame windows: 3 and 33 windows. 'video' picks either video
+    half the time; 'all' (the authors') picks the long one 33 times in 36. Every window is whole."""
+    from videolstm.finetune.engine import _train_batch
+
+    p = _unequal_percepts()
+    idx, lab = _train_batch([np.random.default_rng(0)], [np.array([0, 1])], np.array([0, 1]), p,
+                            8, 20000, windows=windows)
+    long = idx[0, :, 0] >= 10
+    assert abs(long.mean() - want_long) < 0.01
+    assert (lab[0] == long).all()
+    assert (np.diff(idx[0], axis=-1) == 1).all()  # consecutive frames of one video
+    assert ((idx[0, :, -1] < 10) | (idx[0, :, 0] >= 10)).all()
+    starts = idx[0, long, 0] - 10
+    assert set(np.unique(starts)) == set(range(33))  # every window of the long video drawn
+
+
+def test_frozen_peepholes_stay_as_loaded_and_the_rest_trains():
+    p, labels = _toy()
+    enc = _lstm(0, d=8, h=6)
+    for freeze in (True, False):
+        cfg = TrainConfig(steps=5, batch_size=4, lr=1e-2, block=8, stride=4, freeze_peepholes=freeze)
+        bank = train_lstm_group(p, labels, 4, [np.arange(40)], [enc], [0], cfg)
+        for k, layer in enumerate(enc.layers):
+            assert torch.equal(bank.peep[k][0], layer.peephole) == freeze
+            assert not torch.equal(bank.w_hh[k][0], layer.weight_hh)
+
+
+def test_single_frame_dropout_acts_in_training_only_and_changes_training():
+    from videolstm.finetune.bank import LinearBank
+    from videolstm.finetune.engine import train_frame_group
+
+    bank = LinearBank(2, 50, 3)
+    for r in range(2):
+        bank.init_run(r, torch.Generator().manual_seed(r))
+    x = torch.randn(2, 4, 50)
+    gens = [torch.Generator().manual_seed(s) for s in (1, 2)]
+    bank.train()
+    assert not torch.equal(bank(x, 0.5, gens), bank(x))
+    bank.eval()
+    assert torch.equal(bank(x, 0.5, gens), bank(x))
+    p, labels = _toy()
+    trained = [train_frame_group(p, labels, 4, [np.arange(40)], [0],
+                                 TrainConfig(steps=5, batch_size=8, lr=1e-2, dropout=d)).weight
+               for d in (0.0, 0.0, 0.5)]
+    assert torch.equal(trained[0], trained[1]) and not torch.equal(trained[0], trained[2])

@@ -156,3 +156,16 @@ def test_the_check_names_the_run_and_key_that_differ(paper):
     assert all(diff == ["amp is True, the authors' is False"]
                for where, diff in found.items() if ".patches." in where)
     assert "pretrain.mnist.runs.cond_future: teacher_forcing is False" in report(found)
+
+
+def test_paper_classifiers_use_the_authors_windows_peepholes_and_dropout():
+    """lstm_classifier.py draws training windows uniformly over all windows; the released
+    classifier config freezes the peepholes (lr 0); the paper: every classifier used dropout."""
+    from videolstm.finetune.engine import TrainConfig as ClassifierConfig
+
+    ft = load_config(*PAPER)["finetune"]
+    lstm = ClassifierConfig.from_dict(ft["lstm"])
+    frame = ClassifierConfig.from_dict(ft["single_frame"])
+    assert (lstm.windows, lstm.freeze_peepholes) == ("all", True)
+    assert lstm.dropout > 0 and frame.dropout > 0
+    assert frame.windows == "all"

@@ -160,14 +160,20 @@ class LSTMBank(nn.Module):
         return logits.view(R, T, N, -1) + self.head_b[:, None, None, :]
 
     def _dropout(self, h: Tensor, p: float, generators) -> Tensor:
-        if p <= 0 or not self.training:
-            return h
-        keep = 1.0 - p
-        masks = [
-            torch.bernoulli(torch.full(h.shape[1:], keep, device=h.device), generator=g)
-            for g in generators
-        ]
-        return h * torch.stack(masks) / keep
+        return run_dropout(h, p, generators) if self.training else h
+
+
+def run_dropout(h: Tensor, p: float, generators: list[torch.Generator] | None) -> Tensor:
+    """Inverted dropout of (R, ...) activations, each run's mask from its own generator (draws
+    nothing when p is 0, so a classifier without dropout trains exactly as before it existed)."""
+    if p <= 0:
+        return h
+    keep = 1.0 - p
+    masks = [
+        torch.bernoulli(torch.full(h.shape[1:], keep, device=h.device), generator=g)
+        for g in generators
+    ]
+    return h * torch.stack(masks) / keep
 
 
 class LinearBank(nn.Module):
@@ -186,7 +192,12 @@ class LinearBank(nn.Module):
         self.weight[r].copy_(w)
         self.bias[r].zero_()
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(
+        self, x: Tensor, dropout: float = 0.0, generators: list[torch.Generator] | None = None
+    ) -> Tensor:
+        """Dropout on the input features in training (the paper: every classifier used dropout)."""
+        if self.training and dropout > 0:
+            x = run_dropout(x.expand(self.runs, *x.shape[-2:]), dropout, generators)
         w_t = self.weight.transpose(1, 2)
         out = torch.matmul(x[None], w_t) if x.dim() == 2 else torch.bmm(x, w_t)
         return out + self.bias[:, None, :]

@@ -42,7 +42,13 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     clip: float | None = 1.0  # element-wise gradient clipping of the LSTM classifiers (None: off)
-    dropout: float = 0.5
+    dropout: float = 0.5  # LSTM: between layers and before the softmax; single frame: its input
+    # training windows: "video" draws a labelled video uniformly, then a window of it; "all" draws
+    # uniformly over every window of the labelled set (the authors'), so long videos count more.
+    # The same distribution when all videos are of one length (the embedded data).
+    windows: str = "video"
+    # the classifier's peephole weights kept as initialised (the authors' released config: lr 0)
+    freeze_peepholes: bool = False
     block: int = 16
     stride: int = 8
     eval_chunk: int = 512  # blocks (or frames) per evaluation chunk
@@ -131,18 +137,25 @@ def _optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 def _train_batch(
     rngs: list[np.random.Generator], train_sets: list[np.ndarray], labels: np.ndarray,
-    percepts: Percepts, block: int, batch: int, shuffle: bool = False,
+    percepts: Percepts, block: int, batch: int, shuffle: bool = False, windows: str = "video",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Frame indices (R, B, block) and labels (R, B): random windows of each run's videos (their
-    frames in a random order when `shuffle`)."""
+    frames in a random order when `shuffle`); `windows` as TrainConfig.windows."""
     lengths = percepts.lengths()
     idx = np.empty((len(rngs), batch, block), dtype=np.int64)
     lab = np.empty((len(rngs), batch), dtype=np.int64)
     for r, (rng, pool) in enumerate(zip(rngs, train_sets, strict=True)):
-        vids = pool[rng.integers(0, len(pool), size=batch)]
+        n_win = np.maximum(lengths[pool].astype(np.int64) - block, 0) + 1  # windows per video
+        if windows == "all":  # one draw over every window of the pool
+            w = rng.integers(0, int(n_win.sum()), size=batch)
+            k = np.searchsorted(np.cumsum(n_win), w, side="right")
+            vids, starts = pool[k], w - (np.cumsum(n_win) - n_win)[k]
+        else:  # a video, then a window of it
+            vids = pool[rng.integers(0, len(pool), size=batch)]
+            starts = None
         for b, v in enumerate(vids):
             n = int(lengths[v])
-            start = int(rng.integers(0, max(n - block, 0) + 1))
+            start = int(rng.integers(0, max(n - block, 0) + 1)) if starts is None else int(starts[b])
             idx[r, b] = frame_indices(int(percepts.offsets[v]), n, start, block)
         if shuffle:  # after the draws of the windows: the same windows as without shuffling
             idx[r] = rng.permuted(idx[r], axis=-1)
@@ -176,6 +189,9 @@ def train_lstm_group(
         bank.load_lstm(r, enc)
         bank.init_head(r, torch.Generator().manual_seed(seed))
     del ref, enc
+    if cfg.freeze_peepholes:
+        for p in bank.peep:
+            p.requires_grad_(False)
     bank.train()
     source = source or FrameSource(percepts, device)
     rngs = [np.random.default_rng(seed) for seed in seeds]
@@ -184,7 +200,7 @@ def train_lstm_group(
     checks, best = _checks(cfg.steps, validation), _Best(bank) if validation else None
     # the draws of every step's windows, in order (run ahead in a thread when streamed)
     jobs = (_train_batch(rngs, train_sets, labels, percepts, cfg.block, cfg.batch_size,
-                         cfg.shuffle_time) for _ in range(cfg.steps))
+                         cfg.shuffle_time, cfg.windows) for _ in range(cfg.steps))
     for step, (x, lab) in enumerate(source.batches(jobs), start=1):
         x = x.permute(0, 2, 1, 3)  # (R, T, B, D)
         target = torch.from_numpy(lab).to(device)[:, None, :].expand(R, cfg.block, -1)
@@ -256,13 +272,16 @@ def train_frame_group(
     bank.train()
     source = source or FrameSource(percepts, device)
     rngs = [np.random.default_rng(seed) for seed in seeds]
+    gens = [torch.Generator(device=device).manual_seed(seed + 1) for seed in seeds]
     opt = _optimizer(list(bank.parameters()), cfg)
     R = len(seeds)
     checks, best = _checks(cfg.steps, validation), _Best(bank) if validation else None
     jobs = ((idx[..., 0], lab) for idx, lab in (  # (R, B) frames
-        _train_batch(rngs, train_sets, labels, percepts, 1, cfg.batch_size) for _ in range(cfg.steps)))
+        _train_batch(rngs, train_sets, labels, percepts, 1, cfg.batch_size, windows=cfg.windows)
+        for _ in range(cfg.steps)))
     for step, (x, lab) in enumerate(source.batches(jobs), start=1):
-        _step(bank, opt, bank(x), torch.from_numpy(lab).to(device), R, None, cfg.loss_reduction)
+        _step(bank, opt, bank(x, cfg.dropout, gens), torch.from_numpy(lab).to(device), R, None,
+              cfg.loss_reduction)
         if step in checks:
             res = evaluate_frame_group(bank.eval(), percepts, validation.videos, labels, cfg, source)
             best.update(bank, res["video_acc"], step)

@@ -109,7 +109,7 @@ def test_runtime_follows_the_counted_flops_only_when_the_device_speed_is_stated(
 
 
 def test_the_docs_state_the_paper_jobs_as_the_code_counts_them():
-    """docs/paper_jobs.md (linked from the README) holds the table `videolstm plan` prints."""
+    """docs/paper_jobs.md (linked from docs/paper_scale.md) holds the table `videolstm plan` prints."""
     text = (ROOT / "docs" / "paper_jobs.md").read_text()
     start, end = "<!-- paper-jobs:start -->\n", "<!-- paper-jobs:end -->"
     assert start in text and end in text, "docs/paper_jobs.md lacks the paper-scale job table"
@@ -117,7 +117,7 @@ def test_the_docs_state_the_paper_jobs_as_the_code_counts_them():
     assert block == jr.render_jobs(_paper()), (
         "docs/paper_jobs.md's paper-scale job table is stale: paste `videolstm plan --configfile "
         "config/paper.yaml`'s job table between the markers")
-    assert "(docs/paper_jobs.md)" in (ROOT / "README.md").read_text()
+    assert "(paper_jobs.md)" in (ROOT / "docs" / "paper_scale.md").read_text()
 
 
 def test_a_table_is_resident_at_run_time_exactly_when_the_plan_counts_it_resident(monkeypatch):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -220,13 +221,28 @@ def test_cpu_run_has_no_video_part():
             assert r["verdict"] == cl.NOT_RUN, r["id"]
 
 
-def test_readme_block_matches_the_committed_summaries():
-    from videolstm.commands.claims import README_SUMMARIES
+def test_claims_page_block_matches_the_committed_summaries():
+    """docs/claims.md (linked from the README) holds the runs' summaries as generated, their links
+    made relative to docs/."""
+    from videolstm.commands.claims import CLAIMS_PAGE, README_SUMMARIES
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    page = (ROOT / CLAIMS_PAGE).read_text(encoding="utf-8")
     summaries = [(ROOT / s).read_text(encoding="utf-8") for s in README_SUMMARIES]
-    assert cl.current_readme_block(readme) == cl.readme_block(summaries), (
-        "README's claims block is out of date: run `videolstm claims-readme`")
+    assert cl.current_readme_block(page) == cl.readme_block(summaries, Path(CLAIMS_PAGE).parent), (
+        f"{CLAIMS_PAGE}'s claims block is out of date: run `videolstm claims-readme`")
+    assert "](../results/tables/claims.md)" in page
+    assert "<!-- claims:begin -->" not in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_claims_block_links_are_relative_to_the_page():
+    summary = "**Config `x`** (full table: [results/tables/claims.md](results/tables/claims.md)): 1.\n"
+    assert "](results/tables/claims.md)" in cl.readme_block([summary])
+    assert "[results/tables/claims.md](../results/tables/claims.md)" in cl.readme_block([summary], "docs")
+    page = "# t\n\n<!-- claims:begin -->\nold\n<!-- claims:end -->\ntail\n"
+    new = cl.replace_readme_block(page, cl.readme_block([summary], "docs"))
+    assert new.startswith("# t\n\n<!-- claims:begin -->") and new.endswith("<!-- claims:end -->\ntail\n")
+    with pytest.raises(ValueError, match="claims:begin"):
+        cl.current_readme_block("# no block\n")
 
 
 def _lab(root, fc_small, fc_big, conv, mean_frame_mse=0.036 * 4096):

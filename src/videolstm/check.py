@@ -112,7 +112,7 @@ def _check_datasets(config: dict, problems: list[str], checked: list[str]) -> No
         root = Path(ds["root"])
         if not root.is_dir():
             problems.append(f"datasets.{name}.root {root} does not exist: unpack the dataset there "
-                            "(README, 'Bring the real datasets and weights') or set the root to null "
+                            "(docs/real_data.md) or set the root to null "
                             "for the embedded videos")
             continue
         if name in parsers:

@@ -263,7 +263,7 @@ def rule_resource(cfg: dict, rule: str, key: str, fixed: int):
 
 
 # ---------------------------------------------------------------------------------------------
-# the jobs of a configuration, for `videolstm plan`, the README and `videolstm check`
+# the jobs of a configuration, for `videolstm plan`, docs/paper_jobs.md and `videolstm check`
 
 
 def model_jobs(cfg: dict) -> list[tuple[str, dict]]:

@@ -1,6 +1,6 @@
 # The paper's claims, checked: one row per claim (the paper's effect, ours with its standard error,
 # a verdict from videolstm.claims), from whatever the configured parts produced, and the short
-# summary that the README's opening includes (videolstm claims-readme).
+# summary that the claims page, docs/claims.md, includes (videolstm claims-readme).
 
 
 rule claims:

@@ -10,11 +10,12 @@ from snakemake.utils import validate
 
 from videolstm.check import onstart_check
 from videolstm.config import SCHEMA_PATH, results_dir_unwritable, validate_config
+from videolstm.domains import labreport_domain
 from videolstm.environment import put_python_bin_first
 from videolstm.errors import UserError
 from videolstm.io import atomic_write_text
 from videolstm.job_resources import rule_resource
-from videolstm.train import labreport_domain, resolve_run
+from videolstm.pretrain_settings import resolve_run
 from videolstm.video import workflow as video_wf
 from videolstm.video.scope import is_split_scoped, parse_domain
 

@@ -28,6 +28,7 @@ import math
 from dataclasses import asdict
 from pathlib import Path
 
+from videolstm import catalogue
 from videolstm.counts import classifier_counts, count_step, pretrain_counts
 from videolstm.finetune import controls
 from videolstm.finetune.runs import SINGLE_FRAME, plan_runs
@@ -45,11 +46,9 @@ from videolstm.plan import (
     dataset_frames,
     input_dim_of,
     percept_dim,
-    pretrain_runs,
 )
 from videolstm.pretrain_settings import resolve_run
 from videolstm.video.scope import parse_domain
-from videolstm.video.workflow import flow_consumers, percept_kinds
 
 
 def _peak_inference(model, x) -> int:
@@ -212,8 +211,7 @@ def for_rule(cfg: dict, rule: str, wildcards) -> dict:
     raise KeyError(f"no derived resources for rule {rule!r}")
 
 
-MODEL_RULES = ("pretrain", "finetune", "finetune_controls", "video_percepts_rgb",
-               "video_temporal_cnn", "video_percepts_flow")
+MODEL_RULES = catalogue.MODEL_RULES
 
 
 def rule_resource(cfg: dict, rule: str, key: str, fixed: int):
@@ -237,25 +235,23 @@ def rule_resource(cfg: dict, rule: str, key: str, fixed: int):
 
 
 def model_jobs(cfg: dict) -> list[tuple[str, dict]]:
-    """(rule, wildcards) of one job of each model-job shape the configuration runs (split 1 for
-    per-split jobs: the other splits have the same shapes)."""
+    """(rule, wildcards) of one job of each model-job shape the configuration runs (the jobs come
+    from videolstm.catalogue; split 1 and the ucf101 percepts stand for the other splits and
+    datasets, which have the same shapes)."""
+    jobs = catalogue.model_jobs(cfg, str(_results(cfg)))
 
-    parts = set(cfg.get("parts", ["mnist", "labreport", "video"]))
-    jobs = [("pretrain", {"domain": d, "run": r}) for d, r in pretrain_runs(cfg)
-            if not d.endswith(("_split2", "_split3"))]
-    if "video" in parts:
-        if "rgb" in percept_kinds(cfg):
-            jobs.append(("video_percepts_rgb", {"dataset": "ucf101"}))
-        for kind in sorted({n.split("_split")[0] for n in flow_consumers(cfg)[1]}):
-            jobs += [("video_temporal_cnn", {"flowkind": kind, "split": "1"}),
-                     ("video_percepts_flow", {"flowkind": kind, "split": "1", "dataset": "ucf101"})]
-        ft = cfg.get("finetune") or {}
-        for d in ft.get("datasets", []):
-            jobs.append(("finetune", {"dataset": d, "split": "1"}))
-        if ft.get("controls"):
-            jobs += [("finetune_controls", {"dataset": d, "split": "1"})
-                     for d in controls.settings(ft)["datasets"]]
-    return jobs
+    def of(rule: str) -> list[dict]:
+        return [j.wildcards for j in jobs if j.rule == rule]
+
+    out = [("pretrain", w) for w in of("pretrain") if parse_domain(w["domain"])[1] in (None, 1)]
+    if of("video_percepts_rgb"):
+        out.append(("video_percepts_rgb", {"dataset": "ucf101"}))
+    for kind in sorted({w["flowkind"] for w in of("video_temporal_cnn")}):
+        out += [("video_temporal_cnn", {"flowkind": kind, "split": "1"}),
+                ("video_percepts_flow", {"flowkind": kind, "split": "1", "dataset": "ucf101"})]
+    for rule in ("finetune", "finetune_controls"):
+        out += [(rule, {"dataset": d, "split": "1"}) for d in dict.fromkeys(w["dataset"] for w in of(rule))]
+    return out
 
 
 def together(cfg: dict, rule: str, wildcards: dict) -> int | None:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from videolstm import catalogue
 from videolstm.counts import classifier_counts, count_flops, pretrain_counts
-from videolstm.domains import labreport_domain
 from videolstm.finetune import controls
 from videolstm.finetune.runs import MAIN_STREAM, plan_runs, stream_domain
 from videolstm.memory import OPT_STATES
@@ -182,27 +182,6 @@ def classifier_shape(cfg: dict, stream: str, split: int) -> tuple[int, int, int]
     return dim, tc.hidden, tc.layers
 
 
-def pretrain_runs(cfg: dict) -> list[tuple[str, str]]:
-    """(domain, run) of every pretraining job the configuration runs (per-split domains for
-    each split)."""
-    from videolstm.video.scope import is_split_scoped
-
-    parts = set(cfg.get("parts", ["mnist", "labreport", "video"]))
-    pre = cfg["pretrain"]
-    domains = [d for d in ("mnist", "labreport") if d in parts]
-    if "video" in parts:
-        domains += [d for d in ("patches", "percepts_rgb", "percepts_flow", "percepts_flowstack")
-                    if d in pre]
-    splits = (cfg.get("finetune") or {}).get("splits", [1])
-    out = []
-    for base in domains:
-        runs = labreport_domain(pre)["runs"] if base == "labreport" else (pre.get(base) or {}).get("runs", {})
-        scoped = base != "labreport" and is_split_scoped(pre.get(base) or {})
-        out += [(f"{base}_split{s}" if scoped else base, r) for s in (splits if scoped else [None])
-                for r in runs]
-    return out
-
-
 def make_plan(cfg: dict, results: str | Path | None = None) -> Plan:
     """Every stage the configuration runs, with its disk and FLOPs (module docstring)."""
     from videolstm.models import ModelConfig
@@ -212,7 +191,7 @@ def make_plan(cfg: dict, results: str | Path | None = None) -> Plan:
     from videolstm.video.workflow import LABELLED, consumed_percepts, flow_consumers
 
     results = Path(results if results is not None else cfg.get("results_dir") or "results")
-    parts = set(cfg.get("parts", ["mnist", "labreport", "video"]))
+    parts = catalogue.parts(cfg)
     plan = Plan(cfg.get("config_name", "?"))
     frames, source = {}, {}
     for d in LABELLED:
@@ -256,7 +235,8 @@ def make_plan(cfg: dict, results: str | Path | None = None) -> Plan:
 
     pre = cfg["pretrain"]
     splits = (cfg.get("finetune") or {}).get("splits", [1])
-    for domain, run in pretrain_runs(cfg):
+    for job in catalogue.pretrain_jobs(cfg, str(results)):
+        domain, run = job.wildcards["domain"], job.wildcards["run"]
         base = domain.split("_split")[0]
         variant, tc, settings = resolve_run(pre, domain, run)
         if variant == "convlstm":

@@ -12,7 +12,7 @@ from videolstm.cli import main
 from videolstm.finetune import controls, engine
 from videolstm.finetune.data import read_labelled_videos, read_percepts
 from videolstm.finetune.fake import write_fake_checkpoint, write_fake_dataset
-from videolstm.finetune.sweep import BASELINE, SHUFFLED, SINGLE_FRAME
+from videolstm.finetune.runs import BASELINE, SHUFFLED, SINGLE_FRAME
 
 
 def test_shuffled_training_windows_are_the_same_frames_in_another_order(tmp_path):

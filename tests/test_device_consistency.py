@@ -16,7 +16,7 @@ from tests.test_train import make_arrays
 from videolstm import checkpoint
 from videolstm.cli import main
 from videolstm.finetune.fake import write_fake_checkpoint, write_fake_dataset
-from videolstm.finetune.sweep import VARIANTS
+from videolstm.finetune.runs import VARIANTS
 from videolstm.train import train
 
 

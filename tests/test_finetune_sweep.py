@@ -13,7 +13,7 @@ from videolstm.cli import main
 from videolstm.errors import UserError
 from videolstm.finetune.data import balanced_sample, read_labelled_videos, read_percepts, split_test_videos
 from videolstm.finetune.fake import write_fake_checkpoint, write_fake_dataset
-from videolstm.finetune.sweep import VARIANTS, Run, plan_runs
+from videolstm.finetune.runs import VARIANTS, Run, plan_runs
 
 FT = {
     "samples": 2, "pretrained": "composite",
@@ -133,7 +133,7 @@ def test_no_test_video_reaches_a_feature_or_an_initialisation(tmp_path):
     pretraining arrays of labelled videos keep only the split's training videos."""
     from videolstm.config import load_config
     from videolstm.data_sources import training_videos
-    from videolstm.finetune.sweep import needed_checkpoints, stream_domain
+    from videolstm.finetune.runs import needed_checkpoints, stream_domain
     from videolstm.finetune.workflow import inputs
     from videolstm.train import resolve_run
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from videolstm import job_resources as jr
+from videolstm import memory
 from videolstm.config import load_config
+from videolstm.counts import classifier_counts
 from videolstm.errors import UserError
-from videolstm.plan import classifier_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +30,7 @@ PROBE = r"""
 import sys, torch
 from dataclasses import asdict
 from videolstm import job_resources as jr
-from videolstm.plan import pretrain_counts
+from videolstm.counts import pretrain_counts
 from videolstm.models import ModelConfig, build_model
 
 def status(field):
@@ -64,7 +65,7 @@ def test_counted_training_memory_matches_the_measured_peak():
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
     counted, peak = map(int, out.stdout.split())
     assert 0.75 * peak <= counted <= 1.25 * peak, (counted, peak)
-    assert counted * jr.DEVICE_MARGIN + jr.DEVICE_SLACK_MB * jr.MB > peak
+    assert counted * memory.DEVICE_MARGIN + memory.DEVICE_SLACK_MB * memory.MB > peak
 
 
 def test_a_bank_is_counted_exactly():
@@ -129,7 +130,7 @@ def test_a_table_is_resident_at_run_time_exactly_when_the_plan_counts_it_residen
     from videolstm.finetune.frames import resident_budget
 
     bank, table = 7 * 10**9, 3 * 10**9
-    need = jr.device_need(bank + table)
+    need = memory.device_need(bank + table)
     for free, fits in ((need, True), (need - 2, False)):
         monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None, f=free: (f, 80 * 10**9))
         monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: 0)

@@ -3,12 +3,12 @@
 config/paper.yaml overlays config/config.yaml (videolstm.config.deep_merge, as Snakemake's
 `--configfile` does: dicts merged recursively, so a key the overlay does not set keeps the embedded
 config's value), and a run's settings are resolved pretrain.defaults <- pretrain.<domain>.train <-
-pretrain.<domain>.runs.<run>.train (videolstm.train.resolve_run, the function the pretrain job,
+pretrain.<domain>.runs.<run>.train (videolstm.pretrain_settings.resolve_run, the function the pretrain job,
 `videolstm plan` and the job resources use). A run-level setting of the embedded config (e.g.
 `teacher_forcing: false` of its conditional Moving MNIST runs) therefore survives the overlay unless
 paper.yaml resets it at the run level. This test resolves every pretraining job of the paper-scale
-workflow (videolstm.plan.pretrain_runs: every run of every domain, per split where the domain is
-split-scoped) and compares its settings with the table below.
+workflow (videolstm.catalogue.pretrain_jobs: every run of every domain, per split where the domain
+is split-scoped) and compares its settings with the table below.
 
 Sources (the authors' released code and model configs, the paper, the lab report):
 - optimizer, momentum, lr, weight_decay: util.py `Update`, SGD with momentum 0.9, learning rate
@@ -35,9 +35,9 @@ from pathlib import Path
 
 import pytest
 
+from videolstm.catalogue import pretrain_jobs
 from videolstm.config import load_config
-from videolstm.plan import pretrain_runs
-from videolstm.train import TrainConfig, resolve_run
+from videolstm.pretrain_settings import TrainConfig, resolve_run
 from videolstm.video.scope import parse_domain
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,6 +102,10 @@ def differences(tc: TrainConfig, want: dict) -> list[str]:
             shown = "a positive clip (the update clipped element-wise)" if value == CLIPPED else repr(value)
             out.append(f"{key} is {have!r}, the authors' is {shown}")
     return out
+
+
+def pretrain_runs(cfg: dict) -> list[tuple[str, str]]:
+    return [(j.wildcards["domain"], j.wildcards["run"]) for j in pretrain_jobs(cfg, "results")]
 
 
 def mismatches(cfg: dict) -> dict[str, list[str]]:

@@ -7,6 +7,8 @@ import sys
 import yaml
 
 from tests.conftest import ROOT
+from videolstm import catalogue
+from videolstm.config import load_config
 
 
 def dry_run(*args):
@@ -33,10 +35,25 @@ def test_dry_run_of_the_whole_dag():
     assert pretrain and all(res["mem_mb"] == "4000" and res["gpu_mem_mb"] == "0" for res in pretrain)
 
 
+def job_blocks(text):
+    """(rule, outputs) of every job a dry run lists."""
+    for m in re.finditer(r"^rule (\w+):\n((?:    .*\n)+)", text, flags=re.M):
+        out = re.search(r"^\s+output: (.+)$", m.group(2), flags=re.M)
+        yield m.group(1), [p.strip() for p in out.group(1).split(",")] if out else []
+
+
+def test_the_catalogue_lists_the_model_jobs_snakemake_plans():
+    """videolstm.catalogue (read by plan, job sizes, check) and the DAG agree on the model jobs."""
+    cfg = load_config(ROOT / "config" / "config.yaml")
+    want = {(j.rule, o) for j in catalogue.model_jobs(cfg, "results") for o in j.outputs.values()}
+    got = {(rule, o) for rule, outs in job_blocks(dry_run("--forceall"))
+           if rule in catalogue.MODEL_RULES for o in outs}
+    assert want and got == want, (sorted(got - want)[:5], sorted(want - got)[:5])
+
+
 def test_dvc_stages_agree_with_snakemake_phases():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    phases = (ROOT / "workflow" / "rules" / "common.smk").read_text()
-    phase_dirs = yaml.safe_load(re.search(r"PHASE_DIRS = (\{.*?\n\})", phases, re.S).group(1).replace("\n", " "))
+    phase_dirs = catalogue.PHASE_DIRS
     owner = {}
     for name, stage in stages.items():
         assert stage["cmd"].endswith(f"phase_{name}"), f"stage {name} must run rule phase_{name}"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from videolstm import catalogue
 from videolstm.errors import UserError
 
-PARTS = ("mnist", "labreport", "video")
 LABELLED = ("ucf101", "hmdb51")
 
 
@@ -40,7 +40,7 @@ def check_inputs(config: dict, device: bool = True) -> list[str]:
     False where the jobs run elsewhere (a cluster's login node has no GPU)."""
     from videolstm.mnist import IDX_FILES, _open_idx
 
-    parts = set(config.get("parts", PARTS))
+    parts = catalogue.parts(config)
     problems: list[str] = []
     checked: list[str] = []
     if device and config.get("device") == "cuda":
@@ -73,10 +73,9 @@ def check_inputs(config: dict, device: bool = True) -> list[str]:
             _problem(problems, lambda: vgg16_weights_path(rgb.get("weights")))
             checked.append("VGG16 weights")
         pattern = _array_pattern(list((config.get("percepts") or {}).get("kinds", [])))
-        from videolstm.video.workflow import used_percept_domains
-
         pretrain = config.get("pretrain") or {}
-        for name in ["patches", *used_percept_domains(config)]:  # the domains the DAG trains
+        trained = sorted(d for d in catalogue.VIDEO_DOMAINS if catalogue.runs_domain(config, d))
+        for name in trained:  # the array domains the workflow trains (videolstm.catalogue)
             dom = pretrain.get(name) or {}
             arrays = (dom.get("data") or {}).get("arrays") or []
             for stem in arrays:

@@ -20,6 +20,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from videolstm.domains import DOMAIN_DEFAULTS, labreport_domain
 from videolstm.errors import UserError
 
 SCHEMA_PATH = Path(str(resources.files("videolstm") / "resources" / "config.schema.yaml"))
@@ -164,7 +165,6 @@ def consistency_problems(config: dict) -> list[str]:
 def _frames_needed(pretrain: dict, domain: str) -> tuple[int, str]:
     """(frames, which run needs them) the longest-reading configured run of a domain reads."""
     from videolstm.models import VARIANT_DECODERS
-    from videolstm.train import DOMAIN_DEFAULTS, labreport_domain
 
     dom = labreport_domain(pretrain) if domain == "labreport" else pretrain[domain]
     n_in = int(dom.get("n_in", DOMAIN_DEFAULTS[domain]["n_in"]))

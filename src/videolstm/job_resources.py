@@ -12,8 +12,8 @@ Counted, not timed or guessed:
 - percept tables: resident on the device when their frames are known and their float16 bytes
   fit `resources.gpu_mem_gb` beside the bank (as finetune.frames decides at run time), else
   streamed.
-Allowances, stated: `HOST_BASE_MB` for a CPU process (an idle videolstm process measured 0.26 GB
-here), `GPU_HOST_BASE_MB` for a CUDA one (not measured here), `DEVICE_MARGIN` for the allocator's
+Allowances, stated (videolstm.memory): `HOST_BASE_MB` for a CPU process (an idle videolstm process
+measured 0.26 GB here), `GPU_HOST_BASE_MB` for a CUDA one (not measured here), `DEVICE_MARGIN` for the allocator's
 fragmentation and library workspaces. With `device: cpu` (or no `resources.gpu_mem_gb`) all of a
 job's memory is host memory.
 
@@ -25,14 +25,30 @@ what the user's device sustains (measure it with `make bench` on that machine), 
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
+from pathlib import Path
 
-from videolstm.plan import OPT_STATES, classifier_counts, count_step, pretrain_counts
-
-HOST_BASE_MB = 1000  # a CPU process (an idle videolstm process measured 260 MB here)
-GPU_HOST_BASE_MB = 3000  # a CUDA process: context and libraries (an allowance; not measured here)
-DEVICE_MARGIN = 1.2  # x the counted bytes, plus DEVICE_SLACK_MB
-DEVICE_SLACK_MB = 512
-MB = 10**6  # Snakemake's mem_mb is in megabytes; resources.gpu_mem_gb in gigabytes (10^9)
+from videolstm import catalogue
+from videolstm.counts import classifier_counts, count_step, pretrain_counts
+from videolstm.finetune import controls
+from videolstm.finetune.runs import SINGLE_FRAME, plan_runs
+from videolstm.finetune.sizing import bank_bytes, group_sizes
+from videolstm.memory import (
+    GPU_HOST_BASE_MB,
+    HOST_BASE_MB,
+    MB,
+    OPT_STATES,
+    device_need,
+)
+from videolstm.plan import (
+    classifier_shape,
+    dataset_classes,
+    dataset_frames,
+    input_dim_of,
+    percept_dim,
+)
+from videolstm.pretrain_settings import resolve_run
+from videolstm.video.scope import parse_domain
 
 
 def _peak_inference(model, x) -> int:
@@ -78,11 +94,7 @@ def _finish(cfg: dict, device_bytes: float, host_bytes: float, flops: float | No
 
 def pretrain(cfg: dict, domain: str, run: str) -> dict:
     """One pretraining run."""
-    from dataclasses import asdict
-
-    from videolstm.plan import input_dim_of
-    from videolstm.train import model_config_for, model_extra, resolve_run
-    from videolstm.video.scope import parse_domain
+    from videolstm.train import model_config_for, model_extra  # torch: only when sizing
 
     variant, tc, settings = resolve_run(cfg["pretrain"], domain, run)
     base, _ = parse_domain(domain)
@@ -99,50 +111,10 @@ def pretrain(cfg: dict, domain: str, run: str) -> dict:
     return _finish(cfg, device, 2 * batch_bytes + 2 * ckpt, step["flops"] * tc.steps)
 
 
-def bank_bytes(dim: int, hidden: int, layers: int, classes: int, lstm: dict, runs: int,
-               validated: bool, test_blocks: float = 0) -> int:
-    """Device bytes of `runs` LSTM classifiers trained together (finetune.engine): parameters,
-    gradients, optimiser states and, when validated, each run's best parameters; the larger of a
-    training step's saved activations and an evaluation chunk's; the block probabilities of the
-    `test_blocks` test blocks. Also what the fine-tuning job keeps free for its bank when it
-    decides whether a percept table can be resident."""
-    block, batch = int(lstm["block"]), int(lstm["batch_size"])
-    step = classifier_counts(dim, hidden, layers, classes, block, batch)
-    states = 2 + OPT_STATES.get(lstm.get("optimizer", "adam"), 2) + (1 if validated else 0)
-    train_act = runs * (step["saved"] + block * batch * dim * 4)
-    eval_act = runs * int(lstm.get("eval_chunk", 512)) * block * (5 * hidden + dim) * 4
-    probs = runs * test_blocks * classes * 4
-    return int(runs * step["params"] * 4 * states + max(train_act, eval_act) + probs)
-
-
-def device_need(counted: float) -> int:
-    """Bytes to keep for `counted` bytes of tensors (the allocator's margin and slack)."""
-    return int(counted * DEVICE_MARGIN + DEVICE_SLACK_MB * MB)
-
-
-def group_sizes(ft: dict, runs: list) -> dict[str, int]:
-    """Per stream, the most LSTM classifiers trained at once (finetune.sweep trains single-frame,
-    shuffled and the other runs as separate groups, each in chunks of max_runs_together)."""
-    from videolstm.finetune.sweep import SHUFFLED, SINGLE_FRAME
-
-    groups: dict[tuple, int] = {}
-    for r in runs:
-        if r.init != SINGLE_FRAME:
-            key = (r.stream, r.init == SHUFFLED)
-            groups[key] = groups.get(key, 0) + 1
-    out: dict[str, int] = {}
-    for (stream, _), n in groups.items():
-        out[stream] = max(out.get(stream, 0), min(int(ft["max_runs_together"]), n))
-    return out
-
-
 def finetune(cfg: dict, dataset: str, split: int, controls_runs: bool = False) -> dict:
     """One fine-tuning job (every classifier of a dataset and split, or the controls'). A percept
     table counts as resident only when its frames are known (an index exists) and it fits beside
     the bank on resources.gpu_mem_gb, which is how finetune.frames decides at run time."""
-    from videolstm.finetune import controls
-    from videolstm.finetune.sweep import SINGLE_FRAME, plan_runs
-    from videolstm.plan import classifier_shape, dataset_classes, dataset_frames, percept_dim
 
     ft = cfg["finetune"]
     lstm = ft["lstm"]
@@ -201,7 +173,6 @@ def temporal_cnn(cfg: dict, kind: str, train: bool) -> dict:
     """The temporal-stream CNN of one kind and split: its training, or its percepts."""
     import torch
 
-    from videolstm.plan import dataset_classes
     from videolstm.video.temporal_cnn import KINDS, TemporalCNN
 
     cnn, size = cfg["flow"]["cnn"], int(cfg["flow"]["size"])
@@ -222,9 +193,7 @@ def temporal_cnn(cfg: dict, kind: str, train: bool) -> dict:
     return _finish(cfg, device, 3 * batch_bytes + 2 * params * 4, None)
 
 
-def _results(cfg: dict):
-    from pathlib import Path
-
+def _results(cfg: dict) -> Path:
     return Path(cfg.get("results_dir") or "results")
 
 
@@ -242,8 +211,7 @@ def for_rule(cfg: dict, rule: str, wildcards) -> dict:
     raise KeyError(f"no derived resources for rule {rule!r}")
 
 
-MODEL_RULES = ("pretrain", "finetune", "finetune_controls", "video_percepts_rgb",
-               "video_temporal_cnn", "video_percepts_flow")
+MODEL_RULES = catalogue.MODEL_RULES
 
 
 def rule_resource(cfg: dict, rule: str, key: str, fixed: int):
@@ -267,37 +235,29 @@ def rule_resource(cfg: dict, rule: str, key: str, fixed: int):
 
 
 def model_jobs(cfg: dict) -> list[tuple[str, dict]]:
-    """(rule, wildcards) of one job of each model-job shape the configuration runs (split 1 for
-    per-split jobs: the other splits have the same shapes)."""
-    from videolstm.finetune import controls
-    from videolstm.plan import pretrain_runs
-    from videolstm.video.workflow import flow_consumers, percept_kinds
+    """(rule, wildcards) of one job of each model-job shape the configuration runs (the jobs come
+    from videolstm.catalogue; split 1 and the ucf101 percepts stand for the other splits and
+    datasets, which have the same shapes)."""
+    jobs = catalogue.model_jobs(cfg, str(_results(cfg)))
 
-    parts = set(cfg.get("parts", ["mnist", "labreport", "video"]))
-    jobs = [("pretrain", {"domain": d, "run": r}) for d, r in pretrain_runs(cfg)
-            if not d.endswith(("_split2", "_split3"))]
-    if "video" in parts:
-        if "rgb" in percept_kinds(cfg):
-            jobs.append(("video_percepts_rgb", {"dataset": "ucf101"}))
-        for kind in sorted({n.split("_split")[0] for n in flow_consumers(cfg)[1]}):
-            jobs += [("video_temporal_cnn", {"flowkind": kind, "split": "1"}),
-                     ("video_percepts_flow", {"flowkind": kind, "split": "1", "dataset": "ucf101"})]
-        ft = cfg.get("finetune") or {}
-        for d in ft.get("datasets", []):
-            jobs.append(("finetune", {"dataset": d, "split": "1"}))
-        if ft.get("controls"):
-            jobs += [("finetune_controls", {"dataset": d, "split": "1"})
-                     for d in controls.settings(ft)["datasets"]]
-    return jobs
+    def of(rule: str) -> list[dict]:
+        return [j.wildcards for j in jobs if j.rule == rule]
+
+    out = [("pretrain", w) for w in of("pretrain") if parse_domain(w["domain"])[1] in (None, 1)]
+    if of("video_percepts_rgb"):
+        out.append(("video_percepts_rgb", {"dataset": "ucf101"}))
+    for kind in sorted({w["flowkind"] for w in of("video_temporal_cnn")}):
+        out += [("video_temporal_cnn", {"flowkind": kind, "split": "1"}),
+                ("video_percepts_flow", {"flowkind": kind, "split": "1", "dataset": "ucf101"})]
+    for rule in ("finetune", "finetune_controls"):
+        out += [(rule, {"dataset": d, "split": "1"}) for d in dict.fromkeys(w["dataset"] for w in of(rule))]
+    return out
 
 
 def together(cfg: dict, rule: str, wildcards: dict) -> int | None:
     """Classifiers trained at once in a fine-tuning job (its largest group, capped)."""
     if rule not in ("finetune", "finetune_controls"):
         return None
-    from videolstm.finetune import controls
-    from videolstm.finetune.sweep import plan_runs
-
     ft = cfg["finetune"]
     runs = controls.control_runs(ft) if rule == "finetune_controls" else plan_runs(ft, wildcards["dataset"])
     return max(group_sizes(ft, runs).values(), default=1)

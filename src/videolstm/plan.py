@@ -15,11 +15,17 @@ and the stages that need them say so instead of guessing.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+
+from videolstm import catalogue
+from videolstm.counts import classifier_counts, count_flops, pretrain_counts
+from videolstm.finetune import controls
+from videolstm.finetune.runs import MAIN_STREAM, plan_runs, stream_domain
+from videolstm.memory import OPT_STATES
+from videolstm.pretrain_settings import resolve_run
 
 EMBEDDED_FPS = 25  # the embedded generator writes 25 fps videos (video/synth.py)
 OFFICIAL_CLASSES = {"ucf101": 101, "hmdb51": 51}  # the real datasets' class counts
@@ -101,32 +107,6 @@ def unlabelled_frames(cfg: dict, results: Path) -> tuple[int | None, str]:
 # FLOPs of the real models on the meta device
 
 
-def _count(fn) -> float:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return float(counter.get_total_flops())
-
-
-def count_step(forward) -> dict:
-    """FLOPs of forward + backward and the bytes autograd saves for the backward (meta)."""
-    import torch
-
-    saved = [0]
-
-    def pack(t):
-        saved[0] += t.numel() * t.element_size()
-        return t
-
-    def step():
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            loss = forward()
-        loss.backward()
-
-    return {"flops": _count(step), "saved": saved[0]}
-
-
 def vgg16_fc6_flops() -> float:
     import torch
 
@@ -134,7 +114,7 @@ def vgg16_fc6_flops() -> float:
 
     with torch.device("meta"):
         model = build_vgg16()
-    return _count(lambda: model.fc6(torch.empty(1, 3, 224, 224, device="meta")))
+    return count_flops(lambda: model.fc6(torch.empty(1, 3, 224, 224, device="meta")))
 
 
 def temporal_cnn_flops(cnn: dict, size: int, length: int, classes: int, train: bool) -> float:
@@ -146,25 +126,8 @@ def temporal_cnn_flops(cnn: dict, size: int, length: int, classes: int, train: b
         model = TemporalCNN(2 * length, size, classes, cnn["convs"], cnn["fc6"], cnn["fc7"], 0.0)
     x = torch.empty(1, 2 * length, size, size, device="meta")
     if train:
-        return _count(lambda: model(x).sum().backward())
-    return _count(lambda: model.features6(x))
-
-
-@functools.cache
-def pretrain_counts(variant: str, mcfg_items: tuple, batch: int, teacher_forcing: bool = True) -> dict:
-    """Parameters, FLOPs and saved-activation bytes of one pretraining step (`mcfg_items`: the
-    ModelConfig's sorted items; cached, videolstm.job_resources asks for the same shapes)."""
-    import torch
-
-    from videolstm.models import ModelConfig, build_model
-
-    mcfg = ModelConfig(**dict(mcfg_items))
-    with torch.device("meta"):
-        model = build_model(variant, mcfg)
-    x = torch.empty(mcfg.n_in + mcfg.n_future, batch, mcfg.input_dim, device="meta")
-    counts = count_step(lambda: model.losses(x[: mcfg.n_in], x[mcfg.n_in:],
-                                              teacher_forcing=teacher_forcing)["total"])
-    return {**counts, "params": sum(p.numel() for p in model.parameters())}
+        return count_flops(lambda: model(x).sum().backward())
+    return count_flops(lambda: model.features6(x))
 
 
 def pretrain_step(variant: str, mcfg, batch: int) -> tuple[float, int]:
@@ -173,22 +136,6 @@ def pretrain_step(variant: str, mcfg, batch: int) -> tuple[float, int]:
 
     counts = pretrain_counts(variant, tuple(sorted(asdict(mcfg).items())), batch)
     return counts["flops"], counts["params"]
-
-
-@functools.cache
-def classifier_counts(dim: int, hidden: int, layers: int, classes: int, block: int, batch: int) -> dict:
-    """One LSTM classifier (softmax at every step): parameters, FLOPs, saved bytes of a step."""
-    import torch
-
-    from videolstm.lstm import StackedLSTM
-
-    with torch.device("meta"):
-        lstm = StackedLSTM(dim, hidden, layers)
-        head = torch.nn.Linear(hidden, classes)
-    x = torch.empty(block, batch, dim, device="meta")
-    counts = count_step(lambda: head(lstm(x)[0]).sum())
-    params = sum(p.numel() for p in lstm.parameters()) + sum(p.numel() for p in head.parameters())
-    return {**counts, "params": params}
 
 
 def classifier_step(dim: int, hidden: int, layers: int, classes: int, block: int, batch: int) -> float:
@@ -222,9 +169,6 @@ def input_dim_of(cfg: dict, domain: str) -> int:
 def classifier_shape(cfg: dict, stream: str, split: int) -> tuple[int, int, int]:
     """(input, hidden, layers) of a stream's LSTM classifiers: the shape of the encoder they copy
     (the stream's pretraining domain), else the stream's own hidden and layers."""
-    from videolstm.finetune.sweep import stream_domain
-    from videolstm.train import resolve_run
-
     ft, pre = cfg["finetune"], cfg["pretrain"]
     scfg = ft["streams"][stream]
     dim = percept_dim(cfg, scfg["kind"])
@@ -238,43 +182,16 @@ def classifier_shape(cfg: dict, stream: str, split: int) -> tuple[int, int, int]
     return dim, tc.hidden, tc.layers
 
 
-OPT_STATES = {"sgd": 1, "rmsprop": 1, "adam": 2}
-
-
-def pretrain_runs(cfg: dict) -> list[tuple[str, str]]:
-    """(domain, run) of every pretraining job the configuration runs (per-split domains for
-    each split)."""
-    from videolstm.train import labreport_domain
-    from videolstm.video.scope import is_split_scoped
-
-    parts = set(cfg.get("parts", ["mnist", "labreport", "video"]))
-    pre = cfg["pretrain"]
-    domains = [d for d in ("mnist", "labreport") if d in parts]
-    if "video" in parts:
-        domains += [d for d in ("patches", "percepts_rgb", "percepts_flow", "percepts_flowstack")
-                    if d in pre]
-    splits = (cfg.get("finetune") or {}).get("splits", [1])
-    out = []
-    for base in domains:
-        runs = labreport_domain(pre)["runs"] if base == "labreport" else (pre.get(base) or {}).get("runs", {})
-        scoped = base != "labreport" and is_split_scoped(pre.get(base) or {})
-        out += [(f"{base}_split{s}" if scoped else base, r) for s in (splits if scoped else [None])
-                for r in runs]
-    return out
-
-
 def make_plan(cfg: dict, results: str | Path | None = None) -> Plan:
     """Every stage the configuration runs, with its disk and FLOPs (module docstring)."""
-    from videolstm.finetune import controls
-    from videolstm.finetune.sweep import MAIN_STREAM, plan_runs
     from videolstm.models import ModelConfig
-    from videolstm.train import model_config_for, resolve_run
+    from videolstm.train import model_config_for
     from videolstm.video.scope import percept_kind
     from videolstm.video.temporal_cnn import KINDS as STACK  # flow fields per CNN input
     from videolstm.video.workflow import LABELLED, consumed_percepts, flow_consumers
 
     results = Path(results if results is not None else cfg.get("results_dir") or "results")
-    parts = set(cfg.get("parts", ["mnist", "labreport", "video"]))
+    parts = catalogue.parts(cfg)
     plan = Plan(cfg.get("config_name", "?"))
     frames, source = {}, {}
     for d in LABELLED:
@@ -318,7 +235,8 @@ def make_plan(cfg: dict, results: str | Path | None = None) -> Plan:
 
     pre = cfg["pretrain"]
     splits = (cfg.get("finetune") or {}).get("splits", [1])
-    for domain, run in pretrain_runs(cfg):
+    for job in catalogue.pretrain_jobs(cfg, str(results)):
+        domain, run = job.wildcards["domain"], job.wildcards["run"]
         base = domain.split("_split")[0]
         variant, tc, settings = resolve_run(pre, domain, run)
         if variant == "convlstm":

@@ -26,95 +26,14 @@ from tqdm import tqdm
 
 from videolstm import checkpoint as ckpt_io
 from videolstm import distributed
-from videolstm.config import known_fields, require
+from videolstm.config import require
 from videolstm.data_sources import make_source
 from videolstm.devices import pick_device
 from videolstm.errors import UserError
 from videolstm.io import atomic_write_json, atomic_write_text
 from videolstm.models import ModelConfig, build_model
 from videolstm.prefetch import to_device_float
-
-
-@dataclass
-class TrainConfig:
-    hidden: int = 128
-    layers: int = 2
-    cell: str = "peephole"
-    init: str = "paper"
-    optimizer: str = "rmsprop"  # sgd (authors: momentum 0.9, lr 1e-4, wd 1e-4) | rmsprop | adam
-    # mean: loss per frame (averaged over frames and sequences); sum: summed over the batch and
-    # frames, as the authors' code (output derivative pred - target per element, no division)
-    loss_reduction: str = "mean"
-    # conditional decoders in training: fed the previous ground-truth frame (true; the authors'
-    # code) or their own previous output, as they are at test time (false; the paper's text
-    # "conditioned on the last generated frame"). Unconditioned decoders are unaffected.
-    teacher_forcing: bool = True
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    clip: float | None = 1.0
-    batch_size: int = 16
-    steps: int = 150
-    checkpoint_every: int = 50
-    log_every: int = 10
-    eval_every: int = 150
-    amp: bool = True  # bf16 autocast on CUDA and on CPUs with native bf16 (cell state stays fp32)
-    seed: int = 0
-
-
-DOMAIN_DEFAULTS = {
-    "mnist": {"n_in": 10, "n_recon": 10, "n_future": 10, "output": "sigmoid"},
-    "labreport": {"n_in": 10, "n_recon": 10, "n_future": 10, "output": "sigmoid"},
-    "patches": {"n_in": 16, "n_recon": 16, "n_future": 13, "output": "linear"},
-    "percepts_rgb": {"n_in": 16, "n_recon": 16, "n_future": 13, "output": "linear"},
-    "percepts_flow": {"n_in": 16, "n_recon": 16, "n_future": 13, "output": "linear"},
-    "percepts_flowstack": {"n_in": 16, "n_recon": 16, "n_future": 13, "output": "linear"},
-}
-
-
-def resolve_run(pretrain: dict, domain: str, run: str) -> tuple[str, TrainConfig, dict]:
-    """(variant, train settings, domain settings) of a configured run.
-
-    `domain` may be a per-split domain `<domain>_split<N>` (videolstm.video.scope): the settings of
-    pretrain.<domain> with `{split}` of its arrays filled in and `split` set.
-    """
-    from videolstm.video.scope import parse_domain, split_arrays
-
-    base, split = parse_domain(domain)
-    dom = labreport_domain(pretrain) if base == "labreport" else pretrain.get(base)
-    if dom is None:
-        raise UserError(f"config has no section pretrain.{base}")
-    if "data" in dom or split is not None:
-        data = dict(dom.get("data") or {})
-        data["arrays"] = split_arrays(list(data.get("arrays") or []), split, base)
-        if split is not None:  # which split's training videos `data.videos: train` keeps
-            data["split"] = split
-        dom = {**dom, "data": data}
-    domain = base
-    runs = dom.get("runs", {})
-    if run not in runs:
-        raise UserError(f"pretrain.{domain}.runs has no run {run!r}; configured: {sorted(runs)}")
-    merged: dict = {}
-    for layer in (pretrain.get("defaults", {}), dom.get("train", {}), runs[run].get("train", {})):
-        merged.update(layer)
-    tc = TrainConfig(**known_fields(TrainConfig, merged, f"pretrain (defaults, {domain}.train, "
-                                                         f"{domain}.runs.{run}.train)"))
-    settings = {**DOMAIN_DEFAULTS.get(domain, {}), **{k: v for k, v in dom.items() if k not in ("runs", "train")}}
-    return runs[run]["variant"], tc, settings
-
-
-def labreport_domain(pretrain: dict) -> dict:
-    """The lab report's runs on Moving MNIST: FC autoencoders of each hidden size and a ConvLSTM.
-
-    Frames as pretrain.mnist; settings from pretrain.defaults and pretrain.labreport.train only
-    (never pretrain.mnist.train: the lab report trained its own way, RMSProp).
-    """
-    lab = pretrain.get("labreport", {})
-    runs = {f"fc{h}": {"variant": "autoencoder", "train": {"hidden": h}} for h in lab.get("hidden_sizes", [])}
-    runs["convlstm"] = {"variant": "convlstm"}
-    mnist = pretrain.get("mnist", {})
-    return {**{k: v for k, v in mnist.items() if k not in ("runs", "train")},
-            "train": dict(lab.get("train", {})), "runs": runs}
+from videolstm.pretrain_settings import TrainConfig, resolve_run
 
 
 class ClippedSGD(torch.optim.Optimizer):

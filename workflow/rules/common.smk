@@ -8,15 +8,16 @@ from types import SimpleNamespace
 from snakemake.logging import logger
 from snakemake.utils import validate
 
+from videolstm import catalogue
 from videolstm.check import onstart_check
 from videolstm.config import SCHEMA_PATH, results_dir_unwritable, validate_config
 from videolstm.environment import put_python_bin_first
 from videolstm.errors import UserError
 from videolstm.io import atomic_write_text
 from videolstm.job_resources import rule_resource
-from videolstm.train import labreport_domain, resolve_run
+from videolstm.pretrain_settings import resolve_run
 from videolstm.video import workflow as video_wf
-from videolstm.video.scope import is_split_scoped, parse_domain
+from videolstm.video.scope import parse_domain
 
 # jobs find `videolstm` beside the Python running Snakemake (no need to activate .venv)
 put_python_bin_first()
@@ -33,8 +34,8 @@ RESULTS = config.get("results_dir", "results")
 if results_dir_unwritable(RESULTS):  # also on a dry run: a real run could not write anything
     raise SystemExit(f"error: {results_dir_unwritable(RESULTS)}")
 # which halves of the paper this configuration runs (config key `parts`; default all)
-PARTS = set(config.get("parts", ["mnist", "labreport", "video"]))
-VIDEO_DOMAINS = ("patches", "percepts_rgb", "percepts_flow", "percepts_flowstack")
+PARTS = catalogue.parts(config)
+VIDEO_DOMAINS = catalogue.VIDEO_DOMAINS
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 CONDA_ENV = "../../envs/videolstm.yaml"
@@ -145,18 +146,12 @@ def cfg_file(*keys):
 
 
 def pretrain_runs(domain):
-    """Names of the configured pretraining runs of a domain (mnist, patches, percepts_rgb, ...)."""
-    if (
-        (domain == "labreport" and "labreport" not in PARTS)
-        or (domain == "mnist" and "mnist" not in PARTS)
-        or (domain in VIDEO_DOMAINS and "video" not in PARTS)
-    ):
-        return []
-    if domain == "labreport":
-        return sorted(labreport_domain(config["pretrain"])["runs"])
-    if domain.startswith("percepts_") and domain not in video_wf.used_percept_domains(config):
-        return []  # no classifier starts from it
-    return sorted(config["pretrain"].get(domain, {}).get("runs", {}))
+    """Names of the pretraining runs of a domain (mnist, patches, ...) this configuration trains."""
+    return sorted({j.wildcards["run"] for j in PRETRAIN_JOBS if domain_of(j) == domain})
+
+
+def domain_of(job):
+    return parse_domain(job.wildcards["domain"])[0]
 
 
 def pretrain_cfg_json(wildcards):
@@ -194,49 +189,12 @@ def pretrain_cfg_file(wildcards):
 
 def pretrain_inputs(wildcards):
     """Frame arrays an array domain trains on (none for Moving MNIST, generated on the fly)."""
-    if wildcards.domain in ("mnist", "labreport"):
-        return {}
-    _, _, settings = resolve_run(config["pretrain"], wildcards.domain, wildcards.run)
-    data = settings.get("data", {})
-    stems = data.get("arrays", [])
-    out = {
-        "arrays": [f"{RESULTS}/{s}.npy" for s in stems],
-        "offsets": [f"{RESULTS}/{s}.offsets.npy" for s in stems],
-    }
-    if data.get("videos") == "train":  # which videos a split trains on: the dataset's index
-        out["meta"] = [f"{RESULTS}/{s}.json" for s in stems]
-        out["index"] = sorted({f"{RESULTS}/data/index/{s.split('/')[1]}.csv" for s in stems})
-    return out
-
-
-def pretrain_domains(domain):
-    """The domain's trained instances: itself, or one per finetune split when per split."""
-    if is_split_scoped(config["pretrain"].get(domain) or {}):
-        return [f"{domain}_split{s}" for s in config.get("finetune", {}).get("splits", [1])]
-    return [domain]
-
-
-def configured_pretrain_runs():
-    """(domain, run) of every configured pretraining run, whatever the parts and targets."""
-    pretrain = config["pretrain"]
-    for domain in ("mnist", "labreport", *VIDEO_DOMAINS):
-        if domain == "labreport":
-            runs = labreport_domain(pretrain)["runs"]
-        elif domain in pretrain:
-            runs = pretrain[domain].get("runs") or {}
-        else:
-            continue
-        for instance in pretrain_domains(domain):
-            for run in sorted(runs):
-                yield instance, run
+    return catalogue.pretrain_job(config, RESULTS, wildcards.domain, wildcards.run).inputs
 
 
 def pretrain_targets(domain):
-    return [
-        f"{RESULTS}/pretrain/{d}/{run}/final.pt"
-        for d in pretrain_domains(domain)
-        for run in pretrain_runs(domain)
-    ]
+    jobs = [j for j in PRETRAIN_JOBS if domain_of(j) == domain]
+    return [j.outputs["final"] for j in sorted(jobs, key=lambda j: (j.wildcards["domain"], j.wildcards["run"]))]
 
 
 def mnist_targets():
@@ -431,13 +389,7 @@ def output_dir(wildcards, output):
 
 # Phases: one target rule per DVC stage (phases.smk). A phase's targets are the final targets
 # under its folders, so a rule file lists its outputs once (OPTIONAL_TARGETS or mnist_targets).
-PHASE_DIRS = {
-    "data": ["data"],
-    "percepts": ["percepts"],
-    "pretrain": ["pretrain"],
-    "finetune": ["finetune"],
-    "paper": ["eval", "tables", "figures", "metrics"],
-}
+PHASE_DIRS = catalogue.PHASE_DIRS
 
 
 def paper_tables(wildcards=None):
@@ -498,10 +450,11 @@ OPTIONAL_TARGETS.append(array_pretrain_targets)
 OPTIONAL_TARGETS.append(video_intermediates)
 
 
-# every pretraining run's settings, known before Snakemake plans any job (see CONFIGS above)
+# every configured pretraining run's settings, known before Snakemake plans any job (see CONFIGS
+# above), whatever the parts; and the runs this configuration trains (videolstm.catalogue)
 try:
-    for _domain, _run in configured_pretrain_runs():
-        _wildcards = SimpleNamespace(domain=_domain, run=_run)
-        settings_file(f"pretrain/{_domain}/{_run}", pretrain_cfg_json(_wildcards))
+    for _job in catalogue.pretrain_jobs(config, RESULTS, configured=True):
+        settings_file(_job.settings, pretrain_cfg_json(SimpleNamespace(**_job.wildcards)))
+    PRETRAIN_JOBS = catalogue.pretrain_jobs(config, RESULTS)
 except UserError as exc:
     raise SystemExit(f"error: {exc}") from None

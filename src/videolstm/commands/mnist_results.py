@@ -184,7 +184,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def _domain_frames(cfg: dict, domain: str) -> tuple[int, int]:
-    from videolstm.train import DOMAIN_DEFAULTS
+    from videolstm.domains import DOMAIN_DEFAULTS
 
     dom = {**DOMAIN_DEFAULTS[domain], **(cfg.get("pretrain", {}).get(domain) or {})}
     return int(dom["n_in"]), int(dom["n_future"])

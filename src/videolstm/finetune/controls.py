@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from videolstm.finetune.sweep import BASELINE, MAIN_STREAM, SHUFFLED, SINGLE_FRAME, Run
+from videolstm.finetune.runs import BASELINE, MAIN_STREAM, SHUFFLED, SINGLE_FRAME, Run
 from videolstm.io import atomic_write_text
 
 COLUMNS = ["control", "dataset", "compared", "reference", "size", "compared_acc", "reference_acc",

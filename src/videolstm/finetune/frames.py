@@ -9,7 +9,7 @@ percepts are stored as float16 and the cast to float32 is exact:
   prepares them in a background thread, a few ahead, in draw order.
 
 The table is resident when its float16 bytes fit the budget: on a CUDA device what is free once
-the classifier bank's counted memory (`reserve_bytes`, videolstm.job_resources.bank_bytes) and the
+the classifier bank's counted memory (`reserve_bytes`, videolstm.finetune.sizing.bank_bytes) and the
 allocator's margin are set aside, so that a resident table never starves the bank; on the CPU
 `CPU_RESIDENT_MB`.
 """
@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from videolstm.finetune.data import Percepts
+from videolstm.memory import DEVICE_MARGIN, DEVICE_SLACK_MB, MB
 from videolstm.prefetch import host_buffer, prefetch, to_device_float
 
 CPU_RESIDENT_MB = 2048
@@ -31,11 +32,9 @@ CPU_RESIDENT_MB = 2048
 
 def resident_budget(device: torch.device, reserve_bytes: int = 0) -> int:
     """Bytes of percepts that may be resident on `device`: on CUDA the free memory (with the
-    caching allocator's unused blocks) less the allocator margin of job_resources and the bank's
+    caching allocator's unused blocks) less the allocator margin of videolstm.memory and the bank's
     `reserve_bytes` (the same rule `videolstm plan` applies to resources.gpu_mem_gb)."""
     if device.type == "cuda":
-        from videolstm.job_resources import DEVICE_MARGIN, DEVICE_SLACK_MB, MB
-
         free, _ = torch.cuda.mem_get_info(device)
         free += torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
         return int((free - DEVICE_SLACK_MB * MB) / DEVICE_MARGIN - reserve_bytes)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from videolstm.errors import UserError
-from videolstm.finetune.sweep import BASELINE, SINGLE_FRAME
+from videolstm.finetune.runs import BASELINE, SINGLE_FRAME
 from videolstm.io import atomic_write_bytes, atomic_write_text
 from videolstm.models import VARIANT_TITLES
 from videolstm.tables import paper_numbers, provenance, write_table

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from videolstm.finetune import controls
-from videolstm.finetune.sweep import MAIN_STREAM, needed_checkpoints
+from videolstm.finetune.runs import MAIN_STREAM, needed_checkpoints
 from videolstm.video.scope import percept_name
 
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from videolstm.config import load_config
+from videolstm.domains import labreport_domain
 from videolstm.finetune.engine import TrainConfig as ClassifierConfig
 from videolstm.finetune.engine import _step
 from videolstm.models import ModelConfig, build_model
@@ -15,7 +16,6 @@ from videolstm.train import (
     TrainConfig,
     amp_enabled,
     cpu_has_native_bf16,
-    labreport_domain,
     make_optimizer,
     objective,
     resolve_run,

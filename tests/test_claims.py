@@ -186,7 +186,7 @@ def test_per_sequence_losses_average_to_the_metrics():
 
 
 def test_rollout_activity_is_zero_for_a_constant():
-    from videolstm.figure_checks import activity
+    from videolstm.movingmnist.figure_checks import activity
 
     still = np.ones((100, 3, 4))
     moving = np.sin(np.arange(100.0))[:, None, None] * np.ones((100, 3, 4))

@@ -126,51 +126,25 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _domain_frames(cfg: dict, domain: str) -> tuple[int, int]:
-    from videolstm.domains import DOMAIN_DEFAULTS
-
-    dom = {**DOMAIN_DEFAULTS[domain], **(cfg.get("pretrain", {}).get(domain) or {})}
-    return int(dom["n_in"]), int(dom["n_future"])
-
-
 def run_mnist_baselines(args: argparse.Namespace) -> int:
-    from videolstm.baselines import image_baselines, mean_frame
-    from videolstm.config import require
-    from videolstm.data_sources import BASELINE_SEED_OFFSET, generator_from_config
-    from videolstm.evaluate import load_set
     from videolstm.io import atomic_write_json
-    from videolstm.mnist import digits_description
+    from videolstm.movingmnist.no_learning import mnist_baselines
 
-    cfg = parse_cfg(args.cfg)
-    require(cfg, "mnist", "seed")
-    n_in, n_future = _domain_frames(cfg, "mnist")
-    # the mean frame of training sequences (training digits only), never of the test set
-    gen = generator_from_config(cfg, "train")
-    test = load_set(args.test)
-    size = gen.cfg.image_size
-    if test.shape[2] != size or test.shape[0] < n_in + n_future:
-        raise UserError(
-            f"test set {args.test} holds {test.shape[0]} frames of {test.shape[2]}x{test.shape[3]} "
-            f"per sequence, but the baselines need {n_in} in + {n_future} future frames of "
-            f"{size}x{size} (mnist.generator, pretrain.mnist): pass the Moving MNIST set that "
-            "mnist-data wrote with the same --cfg")
-    train = gen.dataset(1000, cfg["seed"] + BASELINE_SEED_OFFSET)
-    result = image_baselines(test, mean_frame(train), n_in, n_future)
-    result.update(test_set=str(args.test), mean_frame_from="1,000 generated training sequences",
-                  digits=digits_description(cfg["mnist"].get("digits", {})),
-                  config_name=cfg.get("config_name"), data_source=cfg.get("data_source"))
+    result = mnist_baselines(parse_cfg(args.cfg), args.test)
     atomic_write_json(args.out, result)
     print(f"{args.test}: " + json.dumps({k: {m: round(v, 2) for m, v in d.items()}
                                          for k, d in result["baselines"].items()}))
     return 0
 
 
+
 def run_sequence_baselines(args: argparse.Namespace) -> int:
     from videolstm.baselines import array_baselines
+    from videolstm.domains import domain_frames
     from videolstm.io import atomic_write_json
 
     cfg = parse_cfg(args.cfg)
-    n_in, n_future = _domain_frames(cfg, args.domain)
+    n_in, n_future = domain_frames(cfg, args.domain)
     result = array_baselines(args.train, args.test, n_in, n_future)
     result.update(test_set=str(args.test), train_set=str(args.train),
                   config_name=cfg.get("config_name"), data_source=cfg.get("data_source"))
@@ -225,38 +199,16 @@ def run_figures(args: argparse.Namespace) -> int:
 def run_figure_checks(args: argparse.Namespace) -> int:
     import torch
 
-    from videolstm.baselines import mean_frame
-    from videolstm.checkpoint import load_model
     from videolstm.config import require
-    from videolstm.data_sources import BASELINE_SEED_OFFSET, generator_from_config
-    from videolstm.evaluate import load_set
-    from videolstm.figure_checks import ood_losses, rollout_checks
     from videolstm.io import atomic_write_json
+    from videolstm.movingmnist.figure_checks import figure_check_report
 
     cfg = parse_cfg(args.cfg)
     require(cfg, "mnist", "seed")
     if args.threads:
         torch.set_num_threads(args.threads)
-    model, ckpt = load_model(args.checkpoint)
-    seed = int(cfg["seed"])
-    # the same mean training frame as the 'no learning' row of Table 2 (run_mnist_baselines)
-    train = generator_from_config(cfg, "train").dataset(1000, seed + BASELINE_SEED_OFFSET)
-    mean = mean_frame(train)
-    steps = int(cfg["mnist"].get("eval", {}).get("rollout_steps", 100))
-    result = {
-        "checkpoint": str(args.checkpoint), "run": ckpt.get("run"), "variant": ckpt["variant"],
-        "model_config": ckpt["model_config"], "step": ckpt.get("step"),
-        "config_name": cfg.get("config_name"), "data_source": cfg.get("data_source"),
-        "mean_frame_from": "1,000 generated 2-digit training sequences",
-        "out_of_domain": {
-            "1 digit": {"test_set": str(args.test_1digit),
-                        **ood_losses(model, load_set(args.test_1digit), mean)},
-            "3 digits": {"test_set": str(args.test_3digits),
-                         **ood_losses(model, load_set(args.test_3digits), mean)},
-        },
-        "rollout": {"test_set": str(args.test),
-                    **rollout_checks(model, load_set(args.test), steps, seed)},
-    }
+    result = figure_check_report(cfg, args.checkpoint, args.test, args.test_1digit,
+                                 args.test_3digits)
     atomic_write_json(args.out, result)
     print(f"wrote {args.out}")
     return 0

@@ -162,10 +162,10 @@ def test_written_files_and_summary(tmp_path):
 
 
 def test_table2_names_agree_with_the_table_command():
-    from videolstm.commands import mnist_results as mr
+    from videolstm.movingmnist import table2
 
-    assert cl.T2_ROWS == mr.TABLE2_RUNS
-    assert cl.T2_COLS == {"mnist": mr.MNIST_COL, "patches": mr.PATCHES_COL}
+    assert cl.T2_ROWS == table2.TABLE2_RUNS
+    assert cl.T2_COLS == {"mnist": table2.MNIST_COL, "patches": table2.PATCHES_COL}
 
 
 def test_per_sequence_losses_average_to_the_metrics():
@@ -186,7 +186,7 @@ def test_per_sequence_losses_average_to_the_metrics():
 
 
 def test_rollout_activity_is_zero_for_a_constant():
-    from videolstm.figure_checks import activity
+    from videolstm.movingmnist.figure_checks import activity
 
     still = np.ones((100, 3, 4))
     moving = np.sin(np.arange(100.0))[:, None, None] * np.ones((100, 3, 4))

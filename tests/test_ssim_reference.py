@@ -16,9 +16,9 @@ from skimage.metrics import structural_similarity
 
 from videolstm.baselines import image_baselines
 from videolstm.cli import main
-from videolstm.commands.mnist_results import LATER_COLS, LATER_FC
 from videolstm.evaluate import evaluate_model, psnr, ssim, ssim_skimage
 from videolstm.models import ModelConfig
+from videolstm.movingmnist.protocol import LATER_COLS, LATER_FC
 
 TOL = 1e-9  # float64 throughout: the two agree to ~1e-15
 

@@ -25,3 +25,9 @@ def labreport_domain(pretrain: dict) -> dict:
     mnist = pretrain.get("mnist", {})
     return {**{k: v for k, v in mnist.items() if k not in ("runs", "train")},
             "train": dict(lab.get("train", {})), "runs": runs}
+
+
+def domain_frames(cfg: dict, domain: str) -> tuple[int, int]:
+    """(n_in, n_future) of a pretraining domain: its defaults overridden by pretrain.<domain>."""
+    dom = {**DOMAIN_DEFAULTS[domain], **(cfg.get("pretrain", {}).get(domain) or {})}
+    return int(dom["n_in"]), int(dom["n_future"])

@@ -67,3 +67,33 @@ def rollout_checks(model: torch.nn.Module, frames: np.ndarray, n_steps: int, see
         "trained_activity": [float(v) for v in activity(trained["output"])],
         "random_activity": [float(v) for v in activity(untrained["output"])],
     }
+
+
+def figure_check_report(cfg: dict, checkpoint: str, test: str, test_1digit: str,
+                        test_3digits: str) -> dict:
+    """The figure-checks JSON of the Figure 7/8 model at `checkpoint` (cfg: mnist, seed)."""
+    from videolstm.baselines import mean_frame
+    from videolstm.checkpoint import load_model
+    from videolstm.data_sources import BASELINE_SEED_OFFSET, generator_from_config
+    from videolstm.evaluate import load_set
+
+    model, ckpt = load_model(checkpoint)
+    seed = int(cfg["seed"])
+    # the same mean training frame as the 'no learning' row of Table 2 (no_learning.mnist_baselines)
+    train = generator_from_config(cfg, "train").dataset(1000, seed + BASELINE_SEED_OFFSET)
+    mean = mean_frame(train)
+    steps = int(cfg["mnist"].get("eval", {}).get("rollout_steps", 100))
+    return {
+        "checkpoint": str(checkpoint), "run": ckpt.get("run"), "variant": ckpt["variant"],
+        "model_config": ckpt["model_config"], "step": ckpt.get("step"),
+        "config_name": cfg.get("config_name"), "data_source": cfg.get("data_source"),
+        "mean_frame_from": "1,000 generated 2-digit training sequences",
+        "out_of_domain": {
+            "1 digit": {"test_set": str(test_1digit),
+                        **ood_losses(model, load_set(test_1digit), mean)},
+            "3 digits": {"test_set": str(test_3digits),
+                         **ood_losses(model, load_set(test_3digits), mean)},
+        },
+        "rollout": {"test_set": str(test),
+                    **rollout_checks(model, load_set(test), steps, seed)},
+    }

@@ -145,11 +145,11 @@ def _train_batch(
     idx = np.empty((len(rngs), batch, block), dtype=np.int64)
     lab = np.empty((len(rngs), batch), dtype=np.int64)
     for r, (rng, pool) in enumerate(zip(rngs, train_sets, strict=True)):
-        n_win = np.maximum(lengths[pool].astype(np.int64) - block, 0) + 1  # windows per video
         if windows == "all":  # one draw over every window of the pool
-            w = rng.integers(0, int(n_win.sum()), size=batch)
-            k = np.searchsorted(np.cumsum(n_win), w, side="right")
-            vids, starts = pool[k], w - (np.cumsum(n_win) - n_win)[k]
+            ends = np.cumsum(np.maximum(lengths[pool].astype(np.int64) - block, 0) + 1)
+            w = rng.integers(0, int(ends[-1]), size=batch)
+            k = np.searchsorted(ends, w, side="right")
+            vids, starts = pool[k], w - np.concatenate([[0], ends[:-1]])[k]
         else:  # a video, then a window of it
             vids = pool[rng.integers(0, len(pool), size=batch)]
             starts = None

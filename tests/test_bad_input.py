@@ -95,6 +95,9 @@ INCONSISTENT = {
     "speed_range": ({"mnist": {"generator": {"speed_range": [0.15, 0.05]}}},
                     "'mnist.generator.speed_range' is [0.15, 0.05]: it is [slowest, fastest]; "
                     "write [0.05, 0.15]"),
+    "video_speed": ({"video": {"unlabelled": {"speed": [1.2, 0.6]}}},
+                    "'video.unlabelled.speed' is [1.2, 0.6]: it is [slowest, fastest]; "
+                    "write [0.6, 1.2]"),
 }
 
 

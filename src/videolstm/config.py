@@ -135,7 +135,7 @@ def consistency_problems(config: dict) -> list[str]:
       pretrain.mnist or the lab report reads (n_in, plus n_future when it predicts the future),
       and image-patch sequences (patches.seq_len) those of pretrain.patches: shorter sequences
       made all-NaN or empty evaluations;
-    - mnist.generator.speed_range is [slowest, fastest].
+    - mnist.generator.speed_range and video.<dataset>.speed are [slowest, fastest].
     Sections a command's `--cfg` leaves out are not checked.
     """
     problems = []
@@ -144,6 +144,11 @@ def consistency_problems(config: dict) -> list[str]:
     if isinstance(speeds, list) and len(speeds) == 2 and speeds[0] > speeds[1]:
         problems.append(f"config key 'mnist.generator.speed_range' is {speeds}: it is [slowest, "
                         f"fastest]; write [{speeds[1]}, {speeds[0]}]")
+    for dataset, synth in (config.get("video") or {}).items():
+        speeds = (synth or {}).get("speed") if isinstance(synth, dict) else None
+        if isinstance(speeds, list) and len(speeds) == 2 and speeds[0] > speeds[1]:
+            problems.append(f"config key 'video.{dataset}.speed' is {speeds}: it is [slowest, "
+                            f"fastest]; write [{speeds[1]}, {speeds[0]}]")
     pretrain = config.get("pretrain") or {}
     parts = set(config.get("parts", ("mnist", "labreport", "video")))
     lengths = {"mnist": ("mnist.generator.seq_len", gen.get("seq_len")),

@@ -57,7 +57,8 @@ def test_percepts_keep_coarse_position_and_what_is_there(trained):
     right = _frame_with(digit, synth.LEFT + 150, synth.TOP + 80)
     feats = ext.forward(ext.prepare(np.stack([left, right])))
     c = ext.model.conv3.out_channels
-    assert feats.shape == (2, ext.dim) and ext.dim == c * (ext.grid ** 2 + 1)
+    assert ext.grid_features == "energy"  # the config default: one value per grid cell
+    assert feats.shape == (2, ext.dim) and ext.dim == ext.grid ** 2 + c
     grid, glob = feats[:, : -c], feats[:, -c:]
     # the grid part moves with the actor, the global part hardly changes
     grid_change = np.abs(grid[0] - grid[1]).sum() / np.abs(grid).sum()
@@ -65,6 +66,24 @@ def test_percepts_keep_coarse_position_and_what_is_there(trained):
     assert grid_change > 0.5 and glob_change < 0.2
     # deterministic
     assert np.array_equal(feats, ext.forward(ext.prepare(np.stack([left, right]))))
+
+
+def test_energy_grid_is_the_channel_mean_of_the_per_channel_grid(trained, tmp_path):
+    import torch
+
+    path, _ = trained
+    state = torch.load(path, weights_only=False)
+    every = tmp_path / "channels.pt"
+    torch.save({**state, "grid_features": "channels"}, every)
+    energy, channels = (digit_cnn.DigitCNNExtractor(224, 112, p) for p in (path, every))
+    frame = _frame_with(synth.actor_digits()[5][0], synth.LEFT + 60, synth.TOP + 30)
+    a, b = (e.forward(e.prepare(frame[None]))[0] for e in (energy, channels))
+    c, cells = energy.model.conv3.out_channels, energy.grid ** 2
+    assert channels.dim == cells * c + c and len(b) == channels.dim and len(a) == cells + c
+    # bf16 maps: the mean of the per-channel cells, to bf16 rounding
+    np.testing.assert_allclose(a[:cells], b[: cells * c].reshape(c, cells).mean(0), rtol=0.02,
+                               atol=1e-3)
+    assert np.array_equal(a[cells:], b[cells * c:])  # the same global part
 
 
 def test_missing_or_foreign_weights_are_named(tmp_path):

@@ -57,8 +57,8 @@ def test_percepts_keep_coarse_position_and_what_is_there(trained):
     right = _frame_with(digit, synth.LEFT + 150, synth.TOP + 80)
     feats = ext.forward(ext.prepare(np.stack([left, right])))
     c = ext.model.conv3.out_channels
-    assert ext.grid_features == "energy"  # the config default: one value per grid cell
-    assert feats.shape == (2, ext.dim) and ext.dim == ext.grid ** 2 + c
+    assert ext.grid_features == "channels"  # the config default: every channel of every cell
+    assert feats.shape == (2, ext.dim) and ext.dim == c * (ext.grid ** 2 + 1)
     grid, glob = feats[:, : -c], feats[:, -c:]
     # the grid part moves with the actor, the global part hardly changes
     grid_change = np.abs(grid[0] - grid[1]).sum() / np.abs(grid).sum()
@@ -73,9 +73,9 @@ def test_energy_grid_is_the_channel_mean_of_the_per_channel_grid(trained, tmp_pa
 
     path, _ = trained
     state = torch.load(path, weights_only=False)
-    every = tmp_path / "channels.pt"
-    torch.save({**state, "grid_features": "channels"}, every)
-    energy, channels = (digit_cnn.DigitCNNExtractor(224, 112, p) for p in (path, every))
+    mean = tmp_path / "energy.pt"
+    torch.save({**state, "grid_features": "energy"}, mean)
+    energy, channels = (digit_cnn.DigitCNNExtractor(224, 112, p) for p in (mean, path))
     frame = _frame_with(synth.actor_digits()[5][0], synth.LEFT + 60, synth.TOP + 30)
     a, b = (e.forward(e.prepare(frame[None]))[0] for e in (energy, channels))
     c, cells = energy.model.conv3.out_channels, energy.grid ** 2

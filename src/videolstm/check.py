@@ -38,7 +38,7 @@ def check_inputs(config: dict, device: bool = True) -> list[str]:
 
     `device`: also whether the configured device is here (`device: cuda` needs a visible GPU);
     False where the jobs run elsewhere (a cluster's login node has no GPU)."""
-    from videolstm.mnist import IDX_FILES, _open_idx
+    from videolstm.movingmnist.digits import IDX_FILES, _open_idx
 
     parts = catalogue.parts(config)
     problems: list[str] = []

@@ -28,11 +28,6 @@ def percept_kind(name: str) -> str:
     return name.split("_split")[0]
 
 
-def scoped_domain(domain: str, split: int, settings: dict) -> str:
-    """The pretraining domain a split uses: `<domain>_split<N>` when its arrays are per split."""
-    return f"{domain}_split{split}" if is_split_scoped(settings) else domain
-
-
 def is_split_scoped(settings: dict) -> bool:
     return any(SPLIT_FIELD in str(s) for s in (settings.get("data") or {}).get("arrays") or [])
 

@@ -67,13 +67,6 @@ def targets(config: dict, results: str) -> list[str]:
     return split_csvs(config, results) + tables + figures + ctl + ctl_tables
 
 
-def out_dir(wildcards, output) -> str:
-    """The folder of a rule's first output (a params function)."""
-    import os
-
-    return os.path.dirname(output[0])
-
-
 def temporal_cnn_metrics(config: dict, results: str) -> list[str]:
     """Table 1's flow 'Single Frame' cell: each split's single-field temporal CNN's own test
     accuracy."""

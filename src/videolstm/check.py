@@ -18,10 +18,9 @@ LABELLED = ("ucf101", "hmdb51")
 
 def _array_pattern(kinds: list[str]) -> re.Pattern:
     """Stems the workflow makes: the patches and the percepts (flow kinds per split)."""
-    from videolstm.video.scope import SPLIT_FIELD, SPLIT_SCOPED_KINDS
+    from videolstm.video.scope import SPLIT_FIELD, percept_name
 
-    names = [re.escape(k + ("_split" + SPLIT_FIELD if k in SPLIT_SCOPED_KINDS else ""))
-             for k in kinds]
+    names = [re.escape(percept_name(k, SPLIT_FIELD)) for k in kinds]
     return re.compile(r"data/patches/(train|valid)|percepts/(ucf101|hmdb51|unlabelled)/("
                       + "|".join(names) + ")")
 

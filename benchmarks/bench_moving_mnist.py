@@ -1,6 +1,6 @@
 """moving_mnist_generation: sequences/s of the on-the-fly Moving MNIST generator (20 x 64 x 64).
 
-Ours: videolstm.moving_mnist.MovingMNIST.batch (vectorised over the batch). Baselines measured
+Ours: videolstm.movingmnist.generator.MovingMNIST.batch (vectorised over the batch). Baselines measured
 in the same run: a naive per-sequence Python generator written like the authors' original code
 (loops over sequences, frames and digits), and the rate at which a training step of the
 embedded default's Composite model consumes sequences (the data must never be the bottleneck:
@@ -18,7 +18,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import compare, device_name, out_dir_arg, row, write_results  # noqa: E402
 
-from videolstm.moving_mnist import GeneratorConfig, MovingMNIST, to_float  # noqa: E402
+from videolstm.movingmnist.generator import GeneratorConfig, MovingMNIST, to_float  # noqa: E402
 
 NAME = "moving_mnist_generation"
 

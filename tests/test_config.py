@@ -125,7 +125,7 @@ RUNTIME = {"seed", "workers", "threads", "device", "split"}
 @pytest.mark.parametrize("section, cls, extra", [
     ("pretrain.defaults", "videolstm.train.TrainConfig", set()),
     ("finetune.lstm", "videolstm.finetune.engine.TrainConfig", set()),
-    ("mnist.generator", "videolstm.moving_mnist.GeneratorConfig", set()),
+    ("mnist.generator", "videolstm.movingmnist.generator.GeneratorConfig", set()),
     ("video.ucf101", "videolstm.video.synth.SynthConfig", {"videos", "segment_seconds"}),
     ("patches", "videolstm.video.patches.PatchConfig", set()),
     ("flow", "videolstm.video.flow.FlowConfig", set()),

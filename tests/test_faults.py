@@ -32,7 +32,7 @@ import sys, time
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from videolstm.figures_mnist import save_figure
+from videolstm.movingmnist.figures import save_figure
 time.sleep(1.1)  # a timestamp in the metadata would differ between the two runs
 for ext in ("png", "pdf"):
     fig, ax = plt.subplots()

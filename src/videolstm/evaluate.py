@@ -46,7 +46,7 @@ from torch import Tensor
 from videolstm.errors import UserError
 from videolstm.io import load_npy
 from videolstm.models import frame_losses
-from videolstm.moving_mnist import check_set
+from videolstm.movingmnist.generator import check_set
 
 SSIM_K1, SSIM_K2 = 0.01, 0.03
 # Wang et al. (2004): Gaussian window 11x11, sigma 1.5, population statistics (`ssim` defaults;

@@ -80,7 +80,7 @@ rule table_controls:
             category="Action recognition",
         ),
     params:
-        out_dir=ft_workflow.out_dir,
+        out_dir=output_dir,
     log:
         f"{LOGS}/finetune/table_controls.log",
     benchmark:
@@ -119,7 +119,7 @@ rule tables_actions:
         ),
     params:
         cnn=lambda wildcards, input: ["--temporal-cnn", *input.cnn] if input.cnn else [],
-        out_dir=ft_workflow.out_dir,
+        out_dir=output_dir,
     log:
         f"{LOGS}/finetune/tables_actions.log",
     benchmark:
@@ -152,7 +152,7 @@ rule figure12:
             category="Action recognition",
         ),
     params:
-        out_dir=ft_workflow.out_dir,
+        out_dir=output_dir,
     log:
         f"{LOGS}/finetune/figure12.log",
     benchmark:

@@ -44,7 +44,7 @@ rule table_percept_pretraining:
             category="Action recognition",
         ),
     params:
-        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+        out_dir=output_dir,
     log:
         f"{LOGS}/tables/percept_pretraining.log",
     benchmark:

@@ -19,8 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from videolstm.data_sources import OOD_SEED_OFFSET, TEST_SEED_OFFSET, VALID_SEED_OFFSET, generator_from_config
     from videolstm.io import atomic_save_npy, atomic_write_json
-    from videolstm.mnist import digits_description
-    from videolstm.moving_mnist import load_test_file
+    from videolstm.movingmnist.digits import digits_description
+    from videolstm.movingmnist.generator import load_test_file
 
     cfg = parse_cfg(args.cfg)
     require(cfg, "mnist", "seed", "config_name")

@@ -98,14 +98,6 @@ class LSTMBank(nn.Module):
         self.head_w[r].copy_(w)
         self.head_b[r].zero_()
 
-    @torch.no_grad()
-    def run_lstm_params(self, r: int) -> list[dict[str, Tensor]]:
-        return [
-            {"w_ih": self.w_ih[k][r], "w_hh": self.w_hh[k][r], "bias": self.bias[k][r],
-             "peep": self.peep[k][r]}
-            for k in range(self.num_layers)
-        ]
-
     # ---- forward -------------------------------------------------------------------------
     def _layer(self, k: int, gx: Tensor) -> Tensor:
         """Recurrence of layer k for all runs: gx (R, T, N, 4H) -> outputs (R, T, N, H)."""

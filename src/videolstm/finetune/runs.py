@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from videolstm.video.scope import SPLIT_SCOPED_KINDS
+from videolstm.video.scope import SPLIT_SCOPED_KINDS, scoped_name
 
 BASELINE = "baseline"
 SINGLE_FRAME = "single_frame"
@@ -66,7 +66,7 @@ def stream_domain(scfg: dict, split: int) -> str | None:
     """The pretraining domain a stream's encoders come from, for one split: a stream of flow
     percepts (made by that split's temporal CNN) uses its domain's per-split runs."""
     domain = scfg.get("domain")
-    return f"{domain}_split{split}" if domain and scfg["kind"] in SPLIT_SCOPED_KINDS else domain
+    return scoped_name(domain, split) if domain and scfg["kind"] in SPLIT_SCOPED_KINDS else domain
 
 
 def checkpoint_path(pretrain_dir: str | Path, domain: str, variant: str) -> Path:

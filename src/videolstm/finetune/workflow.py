@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from videolstm.finetune import controls
 from videolstm.finetune.runs import MAIN_STREAM, needed_checkpoints
-from videolstm.video.scope import percept_name
+from videolstm.video.scope import percept_name, scoped_name
 
 
 def split_csvs(config: dict, results: str) -> list[str]:
@@ -67,13 +67,6 @@ def targets(config: dict, results: str) -> list[str]:
     return split_csvs(config, results) + tables + figures + ctl + ctl_tables
 
 
-def out_dir(wildcards, output) -> str:
-    """The folder of a rule's first output (a params function)."""
-    import os
-
-    return os.path.dirname(output[0])
-
-
 def temporal_cnn_metrics(config: dict, results: str) -> list[str]:
     """Table 1's flow 'Single Frame' cell: each split's single-field temporal CNN's own test
     accuracy."""
@@ -82,5 +75,5 @@ def temporal_cnn_metrics(config: dict, results: str) -> list[str]:
     ft = config.get("finetune") or {}
     streams = ft.get("streams") or {}
     if "flow" in percept_kinds(config) and any(s.get("kind") == "flow" for s in streams.values()):
-        return [f"{results}/data/temporal_cnn/flow_split{s}.json" for s in ft.get("splits", [1])]
+        return [f"{results}/data/temporal_cnn/{scoped_name('flow', s)}.json" for s in ft.get("splits", [1])]
     return []

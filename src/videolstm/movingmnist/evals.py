@@ -93,7 +93,7 @@ def flag_unlearned(df, columns: list[str]):
 
 def provenance_of_test_set(cfg: dict) -> dict:
     """Which test set the cells were scored on, and its digits."""
-    from videolstm.mnist import digits_description
+    from videolstm.movingmnist.digits import digits_description
 
     out = {"test_set": "Moving MNIST test set"}
     if "mnist" in cfg:

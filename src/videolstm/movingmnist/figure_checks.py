@@ -50,12 +50,12 @@ def activity(outputs: np.ndarray) -> np.ndarray:
 def rollout_checks(model: torch.nn.Module, frames: np.ndarray, n_steps: int, seed: int,
                    n_sequences: int = ROLLOUT_SEQUENCES) -> dict[str, Any]:
     """Activity per sequence of the trained and of a randomly initialised future decoder."""
-    from videolstm.figures_mnist import randomised_future, rollout_batch
+    from videolstm.movingmnist.figures import randomised_future, rollout_batch
 
     n = min(n_sequences, frames.shape[1])
     seq = torch.from_numpy(np.array(frames[: model.cfg.n_in, :n])).flatten(2).float() / 255
     trained = rollout_batch(model, seq, n_steps)
-    # the same random decoder Figure 7 shows (seed + 1, as figures_mnist.figure7)
+    # the same random decoder Figure 7 shows (seed + 1, as figures.figure7)
     untrained = rollout_batch(randomised_future(model, seed + 1), seq, n_steps)
     cells = trained["cell state"]
     return {

@@ -54,7 +54,7 @@ def write_labreport_figure(cfg: dict, ckpts: dict[str, str], test: str, figure: 
     the ConvLSTM."""
     from videolstm.checkpoint import load_model
     from videolstm.evaluate import load_set
-    from videolstm.figures_mnist import labreport_figure, provenance_line
+    from videolstm.movingmnist.figures import labreport_figure, provenance_line
 
     models = {}
     for run in sorted(ckpts, key=lambda r: (r == "convlstm", len(r), r)):

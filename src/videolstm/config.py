@@ -150,7 +150,7 @@ def consistency_problems(config: dict) -> list[str]:
             problems.append(f"config key 'video.{dataset}.speed' is {speeds}: it is [slowest, "
                             f"fastest]; write [{speeds[1]}, {speeds[0]}]")
     pretrain = config.get("pretrain") or {}
-    parts = set(config.get("parts", ("mnist", "labreport", "video")))
+    parts = configured_parts(config)
     lengths = {"mnist": ("mnist.generator.seq_len", gen.get("seq_len")),
                "labreport": ("mnist.generator.seq_len", gen.get("seq_len")),
                "patches": ("patches.seq_len", (config.get("patches") or {}).get("seq_len"))}
@@ -259,6 +259,21 @@ def check_results_dir(value: str, source: str = "config", folder: bool = True) -
                         f"{value!r}: {problem}; set results_dir to a new or empty folder, or one "
                         "an earlier run of this workflow wrote, named with letters, digits and "
                         "_ - . / only (e.g. results-mine)")
+
+
+# What a configuration means when it leaves `device` or `parts` out (config/config.yaml's device
+# and a run of every part; only a hand-written `--cfg` can leave them out): one place for both
+ALL_PARTS = ("mnist", "labreport", "video")
+
+
+def configured_device(cfg: dict) -> str:
+    """The configured device name (auto, cpu, cuda, cuda:N)."""
+    return cfg.get("device", "auto")
+
+
+def configured_parts(cfg: dict) -> set[str]:
+    """The parts of the paper a configuration runs."""
+    return set(cfg.get("parts", ALL_PARTS))
 
 
 def section(config: dict, dotted: str) -> Any:

@@ -29,6 +29,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from videolstm import catalogue
+from videolstm.config import configured_device
 from videolstm.counts import classifier_counts, count_step, pretrain_counts
 from videolstm.finetune import controls
 from videolstm.finetune.runs import SINGLE_FRAME, plan_runs
@@ -73,7 +74,7 @@ def _peak_inference(model, x) -> int:
 
 
 def on_gpu(cfg: dict) -> bool:
-    return cfg.get("device", "auto") != "cpu" and bool((cfg.get("resources") or {}).get("gpu_mem_gb"))
+    return configured_device(cfg) != "cpu" and bool((cfg.get("resources") or {}).get("gpu_mem_gb"))
 
 
 def _finish(cfg: dict, device_bytes: float, host_bytes: float, flops: float | None,

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from videolstm import checkpoint as ckpt_io
 from videolstm import distributed
-from videolstm.config import require
+from videolstm.config import configured_device, require
 from videolstm.data_sources import make_source
 from videolstm.devices import pick_device
 from videolstm.errors import UserError
@@ -253,7 +253,7 @@ def train(
     if threads:
         torch.set_num_threads(threads)
     require(cfg, "pretrain", *(("mnist", "seed") if domain in ("mnist", "labreport") else ()))
-    ctx, device = distributed.setup(pick_device(cfg.get("device", "auto")))
+    ctx, device = distributed.setup(pick_device(configured_device(cfg)))
     r = _build(cfg, domain, run, data_root, ctx, device)
     tc, last = r.tc, out_dir / "last.pt"
     if last.exists():

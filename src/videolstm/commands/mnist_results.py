@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 from videolstm.cli import parse_cfg, positive_int
+from videolstm.config import configured_device
 from videolstm.errors import UserError
 
 
@@ -115,7 +116,7 @@ def run_eval(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.batch_size < 1:
         raise UserError("--batch-size must be at least 1")
-    device = pick_device(cfg.get("device", "auto"))
+    device = pick_device(configured_device(cfg))
     result = evaluate_checkpoint(args.checkpoint, args.test, args.batch_size, device=str(device))
     result["config_name"] = cfg.get("config_name")
     result["data_source"] = cfg.get("data_source")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from videolstm.cli import parse_cfg, positive_int
+from videolstm.config import configured_device
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,7 +48,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from videolstm.devices import pick_device
 
     cfg = parse_cfg(args.cfg)
-    device = pick_device(cfg.get("device", "auto"))  # the configured device, as every step
+    device = pick_device(configured_device(cfg))  # the configured device, as every step
     result = evaluate_arrays(args.checkpoint, args.arrays, device=str(device))
     result.update(config_name=cfg.get("config_name"), data_source=cfg.get("data_source"))
     atomic_write_json(args.out, result)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from videolstm.cli import parse_cfg, positive_int
+from videolstm.config import configured_device
 from videolstm.errors import UserError
 
 
@@ -204,7 +205,7 @@ def run_percepts(args: argparse.Namespace) -> int:
     pcfg = percepts.PerceptConfig.from_dict(
         {**{k: v for k, v in section.items() if k not in ("rgb", "kinds")},
          **_section(section, "rgb")},
-        workers=args.threads, device=cfg.get("device", "auto"))
+        workers=args.threads, device=configured_device(cfg))
     extractor = percepts.make_extractor(pcfg, args.weights)
     percepts.extract(_items(args), extractor, args.out, _meta(cfg, args.dataset, "rgb"),
                      batch_size=pcfg.batch_size, workers=pcfg.workers, log=_log)
@@ -237,7 +238,7 @@ def run_cnn_train(args: argparse.Namespace) -> int:
     cfg = parse_cfg(args.cfg)
     cc = temporal_cnn.CNNConfig.from_dict({**_section(cfg, "flow", "cnn"), "split": args.split},
                                           seed=int(cfg.get("seed", 0)), threads=args.threads,
-                                          device=cfg.get("device", "auto"))
+                                          device=configured_device(cfg))
     temporal_cnn.train(args.flow, args.index, args.kind, cc, args.out, log=_log)
     return 0
 
@@ -250,5 +251,5 @@ def run_cnn_features(args: argparse.Namespace) -> int:
     kind = "flowstack" if "flowstack" in Path(args.model).stem else "flow"
     temporal_cnn.features(args.model, args.flow, args.out, _meta(cfg, args.dataset, kind),
                           batch_size=int(cnn.get("batch_size_features", 256)),
-                          threads=args.threads, device=cfg.get("device", "auto"), log=_log)
+                          threads=args.threads, device=configured_device(cfg), log=_log)
     return 0

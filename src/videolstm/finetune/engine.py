@@ -29,7 +29,7 @@ from videolstm.lstm import StackedLSTM
 
 @dataclass
 class TrainConfig:
-    steps: int = 300
+    steps: int = 600
     batch_size: int = 16
     optimizer: str = "adam"  # adam | sgd
     # mean: each run's cross entropy averaged over its batch and steps; sum: summed over them, as

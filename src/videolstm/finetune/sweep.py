@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from videolstm.config import configured_device
 from videolstm.devices import pick_device
 from videolstm.errors import UserError
 from videolstm.finetune import engine
@@ -91,7 +92,7 @@ def run_split(
     Returns (rows, summary)."""
     ft = cfg["finetune"]
     seed = int(cfg.get("seed", 0))
-    device = pick_device(cfg.get("device", "auto"))
+    device = pick_device(configured_device(cfg))
     data = read_labelled_videos(index_csv)
     test = split_test_videos(data, split)
     if len(test) == 0:

@@ -2,6 +2,7 @@
 #   make reproduce   create .venv from the pinned lock and run the whole DAG (embedded default)
 #   make test        run the test suite in the same environment
 #   make reproduce-cpu   the CPU-scale Moving MNIST run (config/cpu.yaml, about 80 min on 2 cores)
+#   make reproduce-cpu-action   the action half over 3 splits (config/cpu_action.yaml)
 # Also: make bench (performance rows in benchmarks/results/), make lint, make lock, make report.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -12,7 +13,7 @@ CORES  ?= 2
 CONFIG ?= config/config.yaml
 export PATH := $(BIN):$(PATH)
 
-.PHONY: reproduce reproduce-cpu test bench lint lock report venv clean-results pulled
+.PHONY: reproduce reproduce-cpu reproduce-cpu-action test bench lint lock report venv clean-results pulled
 
 $(STAMP): envs/requirements.lock pyproject.toml
 	@echo ">> creating $(VENV) from envs/requirements.lock with $(PYTHON)"
@@ -39,6 +40,17 @@ reproduce-cpu: $(STAMP)
 	$(BIN)/videolstm run-record --results results-cpu --config config/cpu.yaml --start $$(cat .cpu-run-start)
 	@rm -f .cpu-run-start
 	@echo ">> done: tables in results-cpu/tables/, figures in results-cpu/figures/, run.json"
+
+# CPU scale, action recognition (config/cpu_action.yaml): the action half over 3 splits, into
+# results-cpu/action/
+reproduce-cpu-action: $(STAMP)
+	@$(BIN)/videolstm check --configfile config/cpu_action.yaml > /dev/null
+	@$(BIN)/videolstm unlock-stale
+	@date +%s > .cpu-action-run-start
+	$(BIN)/snakemake --cores $(CORES) --configfile config/cpu_action.yaml --rerun-incomplete --printshellcmds
+	$(BIN)/videolstm run-record --results results-cpu/action --config config/cpu_action.yaml --start $$(cat .cpu-action-run-start)
+	@rm -f .cpu-action-run-start
+	@echo ">> done: tables in results-cpu/action/tables/, figures in results-cpu/action/figures/, run.json"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -174,3 +174,20 @@ def test_a_lock_left_by_a_killed_run_is_removed_but_a_live_runs_is_kept(tmp_path
         live.wait()
     assert remove_stale_lock(tmp_path) and not list(locks.iterdir())
     assert not remove_stale_lock(tmp_path)  # nothing left to remove
+
+
+def test_cpu_action_config_plans_the_action_half_on_three_splits_and_nothing_else(tmp_path):
+    """config/cpu_action.yaml: every action split (fine-tuning, controls, its own temporal CNN) on
+    splits 1-3 of both datasets, no Moving MNIST or lab-report job, written under its own
+    results folder; a dry run writes nothing."""
+    results = tmp_path / "r"
+    text = dry_run("--configfile", "config/cpu_action.yaml", "--config", f"results_dir={results}")
+    outs = job_outputs(text)
+    for dataset in ("ucf101", "hmdb51"):
+        for split in (1, 2, 3):
+            assert f"{results}/finetune/{dataset}/split{split}.csv" in outs
+    assert {f"{results}/finetune/controls/ucf101/split{s}.csv" for s in (1, 2, 3)} <= set(outs)
+    assert {f"{results}/data/temporal_cnn/flow_split{s}.pt" for s in (1, 2, 3)} <= set(outs)
+    assert f"{results}/tables/claims.csv" in outs and f"{results}/figures/figure12.png" in outs
+    assert not [o for o in outs if "/mnist" in o or "labreport" in o or "table2" in o]
+    assert not results.exists()

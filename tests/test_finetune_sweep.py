@@ -60,6 +60,31 @@ def test_plan_has_table3_and_figure12_runs():
     assert len(runs) == len(set(runs))
 
 
+def test_seeds_all_gives_the_all_label_cells_a_spread(fake, tmp_path):
+    """finetune.seeds_all: several training seeds with all labels (one labelled set), so that
+    Table 1's all-label cells get a within-split spread, as the few-label sizes do."""
+    ft = {**FT, "seeds_all": 3}
+    runs = plan_runs(ft, "ucf101")
+    assert {r.sample for r in runs if r.size == 0 and r.init == "baseline"} == {0, 1, 2}
+    assert {r.sample for r in runs if r.size == 1} == {0, 1}  # samples unchanged
+    cfg = json.dumps({"config_name": "unit", "data_source": "embedded", "seed": 0,
+                      "device": "cpu", "finetune": ft})
+    out = tmp_path / "split1.csv"
+    assert main(["finetune", "--cfg", cfg, "--dataset", "ucf101", "--split", "1", "--index",
+                 str(fake / "data" / "index" / "ucf101.csv"), "--percepts",
+                 str(fake / "percepts" / "ucf101"), "--pretrain", str(fake / "pretrain"),
+                 "--out", str(out)]) == 0
+    rows = pd.read_csv(out)
+    at_all = rows[(rows["size"].astype(str) == "all") & (rows["stream"] == "rgb+flowstack")]
+    # fused per seed, for each init (single frame, baseline, composite)
+    assert sorted(at_all["sample"]) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert main(["tables-actions", "--cfg", cfg, "--runs", str(out), "--out-dir",
+                 str(tmp_path / "tables")]) == 0
+    t1 = pd.read_csv(tmp_path / "tables" / "table1.csv")
+    cell = t1[(t1["row"] == "LSTM classifier") & (t1["column"] == "UCF-101 RGB")].iloc[0]
+    assert cell["n"] == 3 and np.isfinite(cell["spread"])
+
+
 def test_percept_order_mismatch_is_user_error(fake, tmp_path):
     data = read_labelled_videos(fake / "data" / "index" / "ucf101.csv")
     with pytest.raises(UserError, match="differ"):

@@ -38,10 +38,11 @@ def plan_runs(cfg: dict, dataset: str) -> list[Run]:
     streams = [s for s, sc in cfg["streams"].items() if dataset in sc.get("datasets", [])]
     pretrained = cfg.get("pretrained", "composite")
     samples = int(cfg.get("samples", 1))
+    seeds_all = int(cfg.get("seeds_all", 1))  # at 'all' the labelled set is fixed: training seeds
     runs: set[Run] = set()
 
     def add(stream, init, size):
-        for s in range(1 if size == 0 else samples):
+        for s in range(seeds_all if size == 0 else samples):
             runs.add(Run(stream, init, size, s))
 
     for stream in streams:

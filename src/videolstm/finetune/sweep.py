@@ -7,7 +7,8 @@ Runs (dataset, split, stream, init, size, sample):
 - other streams (flow = single-frame flow, flowstack = stacks of flows): single frame, baseline and
   the pretrained variant with all labels (Table 1's flow column, Table 4).
 - late fusion: video probabilities of the two `fusion` streams averaged, per init and size.
-A size below "all" has `samples` different class-balanced samples; "all" has one.
+A size below "all" has `samples` different class-balanced samples; "all" has `seeds_all` runs
+(one labelled set, different training seeds), so that its cells get a spread too.
 Every run of a stream shares the percepts and architecture, so they train together in chunks of at
 most `max_runs_together` (finetune.engine); results do not depend on the chunking.
 """

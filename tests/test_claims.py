@@ -197,12 +197,12 @@ def test_rollout_activity_is_zero_for_a_constant():
 # -- the committed results ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("results", ["results", "results-cpu"])
-def test_every_claim_points_to_an_existing_artifact(results):
+@pytest.mark.parametrize("results, parts", [("results", None), ("results-cpu", ["mnist"]),
+                                            ("results-cpu/action", ["video"])])
+def test_every_claim_points_to_an_existing_artifact(results, parts):
     """Recomputed from the committed tables alone (a fresh clone has no eval/), every claim with
     a result names a committed file that exists; and so does every committed claims row."""
-    rows = cl.evaluate(ROOT / results, "check", "embedded",
-                       parts=["mnist"] if results == "results-cpu" else None)
+    rows = cl.evaluate(ROOT / results, "check", "embedded", parts=parts)
     committed = list(csv.DictReader(open(ROOT / results / "tables" / "claims.csv", newline="")))
     assert [r["id"] for r in committed] == [r["id"] for r in rows]
     for r in committed:
@@ -296,3 +296,61 @@ def test_one_run_per_split_gets_the_paired_split_se_and_a_stale_encoder_is_named
         "percepts_rgb,composite,composite,10,future,99,100,120,0.99,False\n")
     t3 = _row(cl.evaluate(tmp_path, "unit", "embedded", parts=["video"]), "T1-3")
     assert t3["verdict"] == cl.INCONCLUSIVE and "did not learn" in t3["notes"]
+
+
+def test_figure12_gain_with_all_labels_takes_the_paired_split_se_from_table1(tmp_path):
+    """Figure 12's last point has one run per split: its gain's SE comes from Table 1's per-split
+    cells (the same runs), so the claim is judged rather than left without an SE."""
+    per = {"LSTM classifier": [60.0, 63.0, 61.0],
+           "Composite LSTM Model + Finetuning": [62.0, 66.0, 62.5]}
+    rows = [{"row": r, "column": "UCF-101 RGB", "value": float(np.mean(v)), "n": 3,
+             "per_split": "; ".join(f"split {s + 1}: {x:.2f}" for s, x in enumerate(v))}
+            for r, v in per.items()]
+    prov = {**PROV, "splits": "1,2,3"}  # as the fine-tuning tables record it
+    write_table("table1", pd.DataFrame(rows), tmp_path / "tables", prov)
+    gain_all = np.mean(per["Composite LSTM Model + Finetuning"]) - np.mean(per["LSTM classifier"])
+    fig = tmp_path / "figures" / "figure12.csv"
+    fig.parent.mkdir(parents=True)
+    lines = ["dataset,model,size,videos_per_class,mean_acc,std_acc,n_runs"]
+    for model, few, many in (("Baseline LSTM", 20.0, np.mean(per["LSTM classifier"])),
+                             ("Composite LSTM Model", 30.0,
+                              np.mean(per["Composite LSTM Model + Finetuning"]))):
+        lines += [f"UCF-101,{model},1,1,{few},2.0,15", f"UCF-101,{model},all,20,{many},,3"]
+    fig.write_text("\n".join(lines) + "\n")
+    row = _row(cl.evaluate(tmp_path, "unit", "embedded", parts=["video"]), "F12-1")
+    d = np.array(per["Composite LSTM Model + Finetuning"]) - np.array(per["LSTM classifier"])
+    se_all = d.std(ddof=1) / math.sqrt(3)
+    se_few = 2.0 / math.sqrt(15 - 3)  # each model's point: spread / sqrt(n - splits)
+    assert float(row["ours"]) == pytest.approx(10.0 - gain_all, abs=1e-3)
+    assert float(row["se"]) == pytest.approx(math.sqrt(2 * se_few**2 + se_all**2), rel=1e-4)
+    assert row["verdict"] == cl.REPRODUCED and "Table 1's per-split cells" in row["notes"]
+    # a Table 1 that is not the figure's runs gives no SE, and so no verdict either way
+    rows[0]["value"] = 55.0
+    write_table("table1", pd.DataFrame(rows), tmp_path / "tables", prov)
+    row = _row(cl.evaluate(tmp_path, "unit", "embedded", parts=["video"]), "F12-1")
+    assert row["se"] in ("", None) and row["verdict"] == cl.INCONCLUSIVE
+
+
+def test_fusion_rests_on_the_flow_encoder_too(tmp_path):
+    """Table 4's fused row: a flow encoder that did not learn makes the fusion claim test nothing
+    (a 'contradicted' fusion then would blame fusion for an untrained stream)."""
+    per = {"Composite LSTM Model [RGB]": [70.0, 71.0, 69.0],
+           "Composite LSTM Model [flow]": [34.0, 33.0, 35.0],
+           "Composite LSTM Model [RGB+flow]": [65.0, 66.0, 64.5]}
+    rows = [{"row": r, "column": "UCF-101", "value": float(np.mean(v)), "n": 3,
+             "per_split": "; ".join(f"split {s + 1}: {x:.2f}" for s, x in enumerate(v))}
+            for r, v in per.items()]
+    rows.append({"row": "Chance (100 / classes)", "column": "UCF-101", "value": 12.5})
+    write_table("table4", pd.DataFrame(rows), tmp_path / "tables", PROV)
+    learned = ("domain,run,variant,steps,decoder,model,mean_frame,last_frame,ratio,learned\n"
+               "percepts_rgb,composite,composite,10,future,20,60,70,0.33,True\n"
+               "percepts_flow_split1,composite,composite,10,future,20,60,70,0.33,True\n")
+    (tmp_path / "tables" / "percept_pretraining.csv").write_text(learned)
+    t4 = _row(cl.evaluate(tmp_path, "unit", "embedded", parts=["video"]), "T4-1")
+    assert t4["verdict"] == cl.CONTRADICTED  # every encoder learned: fusion lost, said so
+    (tmp_path / "tables" / "percept_pretraining.csv").write_text(
+        learned + "percepts_flowstack_split1,composite,composite,10,future,99,100,120,0.99,False\n")
+    t4 = _row(cl.evaluate(tmp_path, "unit", "embedded", parts=["video"]), "T4-1")
+    assert t4["verdict"] == cl.INCONCLUSIVE
+    assert "Composite LSTM Model [RGB+flow]: its pretrained encoder (percepts_flowstack/composite)" \
+        " did not learn" in t4["notes"]

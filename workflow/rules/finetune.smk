@@ -6,6 +6,7 @@ from functools import partial
 from videolstm.finetune import workflow as ft_workflow
 
 OPTIONAL_TARGETS.append(partial(ft_workflow.targets, config, RESULTS))
+OPTIONAL_TARGETS.append(partial(ft_workflow.probe_targets, config, RESULTS))
 
 
 rule finetune:
@@ -94,6 +95,36 @@ rule table_controls:
     shell:
         "videolstm table-controls --cfg {input.cfg:q} --runs {input.runs:q}"
         " --pretrain-summaries {input.encoders:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule table_probes:
+    input:
+        unpack(lambda wildcards: ft_workflow.probe_inputs(config, RESULTS)),
+        cfg=cfg_file("probes", "finetune"),
+    output:
+        report(
+            multiext(f"{RESULTS}/tables/probes", ".csv", ".md"),
+            caption="../report/probes.rst",
+            category="Action recognition",
+        ),
+    params:
+        # the results folder: three levels above <results>/data/index/<dataset>.csv
+        results=lambda wildcards, input: os.path.dirname(os.path.dirname(os.path.dirname(
+            input.index[0]))),
+        out_dir=output_dir,
+    log:
+        f"{LOGS}/finetune/table_probes.log",
+    benchmark:
+        f"{BENCH}/finetune/table_probes.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        CONDA_ENV
+    shell:
+        "videolstm probes --cfg {input.cfg:q} --results {params.results:q}"
+        " --out-dir {params.out_dir:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule tables_actions:

@@ -1,5 +1,5 @@
 """Supervised protocol commands: `finetune` (one dataset and split), `tables-actions` (Tables 1, 3,
-4) and `figure12`."""
+4), `figure12`, the controls table and the encoder probes."""
 
 from __future__ import annotations
 
@@ -37,6 +37,17 @@ def add_parser(sub) -> None:
                    help="summary.json of the pretrained encoders the controls start from")
     c.add_argument("--out-dir", required=True)
     c.set_defaults(func=cmd_table_controls)
+
+    b = sub.add_parser("probes", help="linear probes of the pretrained encoder's state (probes)",
+                       description="What the pretrained RGB encoder's final state tells a logistic "
+                       "regression given a few labelled videos per class, beside a random LSTM "
+                       "and the mean percept (videolstm.finetune.probes).")
+    b.add_argument("--cfg", required=True, help="JSON with the probes and finetune sections")
+    b.add_argument("--results", required=True,
+                   help="results folder with data/index, percepts and pretrain")
+    b.add_argument("--out-dir", required=True)
+    b.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
+    b.set_defaults(func=cmd_probes)
 
     q = sub.add_parser("table-percept-pretraining",
                        help="percept encoders' held-out losses beside the no-learning baselines")
@@ -134,6 +145,20 @@ def cmd_table_controls(args) -> int:
     cfg = _cfg(args.cfg)
     encoders = [read_summary(p) for p in args.pretrain_summaries]
     for path in controls.write(report.read_runs(args.runs), cfg, args.out_dir, encoders):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_probes(args) -> int:
+    import torch
+
+    from videolstm.finetune import probes
+
+    cfg = _cfg(args.cfg)
+    if not probes.settings(cfg):
+        raise UserError("--cfg has no 'probes' section; add one (config/config.yaml shows it)")
+    torch.set_num_threads(max(1, args.threads))
+    for path in probes.run(cfg, args.results, args.out_dir, log=lambda m: print(m, flush=True)):
         print(f"wrote {path}")
     return 0
 

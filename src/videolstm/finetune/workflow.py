@@ -67,6 +67,19 @@ def targets(config: dict, results: str) -> list[str]:
     return split_csvs(config, results) + tables + figures + ctl + ctl_tables
 
 
+def probe_inputs(config: dict, results: str) -> dict:
+    """Index, RGB percepts and pretrained encoders the probes table reads (none when `probes` is
+    not configured or nothing is fine-tuned)."""
+    from videolstm.finetune import probes
+
+    return probes.inputs(config, results) if config.get("finetune", {}).get("datasets") else {}
+
+
+def probe_targets(config: dict, results: str) -> list[str]:
+    return ([f"{results}/tables/probes.{e}" for e in ("csv", "md")]
+            if probe_inputs(config, results) else [])
+
+
 def temporal_cnn_metrics(config: dict, results: str) -> list[str]:
     """Table 1's flow 'Single Frame' cell: each split's single-field temporal CNN's own test
     accuracy."""

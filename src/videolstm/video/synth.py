@@ -258,6 +258,18 @@ def class_catalogue(dataset: str) -> list[tuple[str, int, str]]:
             for f, digits in enumerate(FAMILIES) for motion, title in HMDB_MOTIONS]
 
 
+def class_factors(names: list[str]) -> dict[str, list[int]] | None:
+    """The digit and the motion of each class (as indices), when every name is a class of this
+    generator (of one dataset); None for other classes (real videos)."""
+    for dataset in ("ucf101", "hmdb51"):
+        catalogue = {name: (family, motion) for name, family, motion in class_catalogue(dataset)}
+        if names and all(n in catalogue for n in names):
+            motions = list(dict.fromkeys(catalogue[n][1] for n in names))  # class order
+            return {"digit": [catalogue[n][0] for n in names],
+                    "motion": [motions.index(catalogue[n][1]) for n in names]}
+    return None
+
+
 def class_names(dataset: str, n_classes: int) -> list[str]:
     if not 1 <= n_classes <= MAX_CLASSES:
         raise UserError(f"video.{dataset}.classes must be between 1 and {MAX_CLASSES}")

@@ -394,10 +394,10 @@ PHASE_DIRS = catalogue.PHASE_DIRS
 
 def paper_tables(wildcards=None):
     """Every table CSV of the paper among the final targets (the claims and the controls are
-    verdicts, and percept_pretraining a check of the encoders, not table cells of the paper):
-    DVC's metrics are collected from them."""
-    verdicts = set(claims_targets()) | {f"{RESULTS}/tables/controls.csv",
-                                        f"{RESULTS}/tables/percept_pretraining.csv"}
+    verdicts, percept_pretraining and probes checks of the encoders, not table cells of the
+    paper): DVC's metrics are collected from them."""
+    verdicts = set(claims_targets()) | {f"{RESULTS}/tables/{name}.csv" for name in (
+        "controls", "percept_pretraining", "probes")}
     return sorted(
         t
         for t in all_targets()

@@ -171,7 +171,8 @@ def render_md(df: pd.DataFrame, cfg: dict, variant: str, extractor: str) -> str:
         f"> A logistic regression on each video's features, trained on n labelled videos per class "
         f"(splits {', '.join(map(str, pcfg['splits']))}; {pcfg['samples']} samples per size, one "
         "at 'all'), scored on the split's test videos: accuracy (%) = mean over splits of the "
-        "mean over samples, +- the mean over splits of the standard deviation over samples. "
+        "mean over samples, +- the mean over splits of the standard deviation over samples (none "
+        "at 'all': one labelled set). "
         "Features: the encoder's final state averaged over the video's windows ('pretrained'); "
         "the same with a randomly initialised LSTM ('random LSTM', no learning); the video's mean "
         "percept ('mean percept', no learning). Targets: the class and, on the embedded videos, "
@@ -180,7 +181,8 @@ def render_md(df: pd.DataFrame, cfg: dict, variant: str, extractor: str) -> str:
         "| --- | --- | ---: | --- | " + " | ".join("---:" for _ in sizes) + " |",
     ]
     for (dataset, target, feature), g in df.groupby(["dataset", "target", "feature"], sort=False):
-        cells = {r.size: f"{r.accuracy:.1f} +- {r.spread:.1f}" for r in g.itertuples()}
+        cells = {r.size: f"{r.accuracy:.1f}" + (f" +- {r.spread:.1f}" if r.samples > 1 else "")
+                 for r in g.itertuples()}
         lines.append(f"| {dataset} | {target} | {100.0 / int(g['classes'].iloc[0]):.1f} | "
                      f"{feature} | " + " | ".join(cells.get(s, "") for s in sizes) + " |")
     return "\n".join(lines) + "\n"

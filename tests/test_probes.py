@@ -107,3 +107,15 @@ def test_a_dataset_without_an_rgb_stream_is_named(order_data, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "probes.datasets" in err and "hmdb51" in err
     assert not (tmp_path / "probes.csv").exists()
+
+
+def test_the_splits_share_the_encoder_states_of_shared_percepts(order_data, tmp_path,
+                                                               monkeypatch):
+    """The RGB percepts and their encoder are the same for every split: each LSTM runs once."""
+    calls = []
+    real = probes.video_states
+    monkeypatch.setattr(probes, "video_states", lambda *a, **k: calls.append(1) or real(*a, **k))
+    cfg = {"config_name": "unit", "data_source": "embedded", "seed": 0, "finetune": FT,
+           "probes": {"datasets": ["ucf101"], "splits": [1, 2, 3], "sizes": [1], "samples": 2}}
+    probes.run(cfg, order_data, tmp_path, log=lambda m: None)
+    assert len(calls) == 1 + 2  # the pretrained encoder and two random LSTMs

@@ -118,6 +118,7 @@ rule table_probes:
         f"{BENCH}/finetune/table_probes.tsv"
     threads: 1
     resources:
+        gpu=1,  # the encoders run on the configured device
         mem_mb=4000,
         runtime=30,
     conda:

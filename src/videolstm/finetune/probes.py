@@ -7,7 +7,7 @@ the encoder's state keeps. For each dataset and split, every video gets three fe
   each `block`-frame window (stride `stride`, as the classifiers are scored); its final state
   (h and c of every layer) averaged over the windows;
 - `random LSTM` (no learning): the same with a freshly initialised LSTM of the same shape, one
-  per labelled-set sample;
+  per labelled-set sample (sample s of every split: the same LSTM);
 - `mean percept` (no learning): the video's mean percept.
 A multinomial logistic regression (standardised inputs) is trained on `sizes` labelled videos per
 class (the split's training videos, `samples` samples per size; "all": every training video) and
@@ -53,17 +53,18 @@ def settings(cfg: dict) -> dict:
 
 @torch.no_grad()
 def video_states(lstm: StackedLSTM, percepts: Percepts, block: int, stride: int,
-                 chunk: int = 256) -> np.ndarray:
-    """(V, 2 x layers x hidden) float64: each video's final LSTM state averaged over its windows."""
-    lstm = lstm.float().eval()
+                 chunk: int = 256, device: torch.device | str = "cpu") -> np.ndarray:
+    """(V, 2 x layers x hidden) float64: each video's final LSTM state averaged over its windows
+    (computed in float32 on `device`)."""
+    lstm = lstm.float().eval().to(device)
     videos = np.arange(len(percepts.offsets) - 1)
     idx, owner = eval_blocks(percepts, videos, block, stride)
     out = np.zeros((len(videos), 2 * lstm.num_layers * lstm.hidden))
     for a in range(0, len(idx), chunk):
         x = torch.from_numpy(np.asarray(percepts.frames[idx[a:a + chunk].ravel()], np.float32))
-        x = x.view(-1, block, percepts.dim).transpose(0, 1)  # (T, N, D)
+        x = x.to(device).view(-1, block, percepts.dim).transpose(0, 1)  # (T, N, D)
         _, states = lstm(x)
-        final = torch.cat([t for s in states for t in s], dim=1).double().numpy()
+        final = torch.cat([t for s in states for t in s], dim=1).double().cpu().numpy()
         np.add.at(out, owner[a:a + chunk], final)
     return out / np.bincount(owner, minlength=len(videos))[:, None]
 
@@ -122,8 +123,14 @@ def split_rows(data: LabelledVideos, split: int, features: dict[str, list[np.nda
 
 
 def dataset_split_rows(cfg: dict, dataset: str, split: int, index: str | Path,
-                       percept_dir: str | Path, checkpoint: str | Path) -> list[dict]:
-    """Every probe of one dataset and split (module docstring)."""
+                       percept_dir: str | Path, checkpoint: str | Path,
+                       cache: dict | None = None) -> list[dict]:
+    """Every probe of one dataset and split (module docstring). `cache` keeps the features of
+    each (percept file, checkpoint) pair: the RGB percepts and their encoder are shared by the
+    splits, so their states are computed once (the random LSTMs' seeds do not depend on the
+    split either)."""
+    from videolstm.config import configured_device
+    from videolstm.devices import pick_device
     from videolstm.finetune.engine import TrainConfig
     from videolstm.finetune.sweep import fresh_lstm, load_encoder_lstm
     from videolstm.video.scope import percept_name
@@ -132,21 +139,26 @@ def dataset_split_rows(cfg: dict, dataset: str, split: int, index: str | Path,
     seed = int(cfg.get("seed", 0))
     lstm_cfg = TrainConfig.from_dict(ft.get("lstm"))
     data = read_labelled_videos(index)
-    kind = ft["streams"]["rgb"]["kind"]
-    percepts = read_percepts(Path(percept_dir) / percept_name(kind, split), data.videos)
-    encoder, init = load_encoder_lstm(Path(checkpoint))
-    shape = (encoder.input_dim, encoder.hidden, encoder.num_layers)
+    stem = Path(percept_dir) / percept_name(ft["streams"]["rgb"]["kind"], split)
+    cache = {} if cache is None else cache
+    key = (str(stem), str(checkpoint))
+    if key not in cache:
+        percepts = read_percepts(stem, data.videos)
+        encoder, init = load_encoder_lstm(Path(checkpoint))
+        shape = (encoder.input_dim, encoder.hidden, encoder.num_layers)
+        device = pick_device(configured_device(cfg))
 
-    def state(lstm: StackedLSTM) -> np.ndarray:
-        return video_states(lstm, percepts, lstm_cfg.block, lstm_cfg.stride)
+        def state(lstm: StackedLSTM) -> np.ndarray:
+            return video_states(lstm, percepts, lstm_cfg.block, lstm_cfg.stride, device=device)
 
-    features = {
-        "pretrained": [state(encoder)],
-        "random LSTM": [state(fresh_lstm(shape, encoder.cell, init, seed * 1000 + 100 * split + s))
-                        for s in range(int(pcfg["samples"]))],
-        "mean percept": [mean_percepts(percepts)],
-    }
-    return split_rows(data, split, features, pcfg["sizes"], int(pcfg["samples"]), seed, dataset)
+        cache[key] = {
+            "pretrained": [state(encoder)],
+            "random LSTM": [state(fresh_lstm(shape, encoder.cell, init, seed * 1000 + s))
+                            for s in range(int(pcfg["samples"]))],
+            "mean percept": [mean_percepts(percepts)],
+        }
+    return split_rows(data, split, cache[key], pcfg["sizes"], int(pcfg["samples"]), seed,
+                      dataset)
 
 
 def table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -231,7 +243,7 @@ def run(cfg: dict, results: str | Path, out_dir: str | Path, log=print) -> list[
     pcfg, ft = settings(cfg), cfg["finetune"]
     variant = ft.get("pretrained", "composite")
     rgb = ft["streams"]["rgb"]
-    rows, extractors = [], set()
+    rows, extractors, cache = [], set(), {}
     for dataset in pcfg["datasets"]:
         if dataset not in rgb.get("datasets", []):
             raise UserError(f"probes.datasets: {dataset} is not a dataset of the rgb stream "
@@ -239,7 +251,7 @@ def run(cfg: dict, results: str | Path, out_dir: str | Path, log=print) -> list[
         for split in pcfg["splits"]:
             ckpt = checkpoint_path(f"{results}/pretrain", stream_domain(rgb, split), variant)
             got = dataset_split_rows(cfg, dataset, split, f"{results}/data/index/{dataset}.csv",
-                                     f"{results}/percepts/{dataset}", ckpt)
+                                     f"{results}/percepts/{dataset}", ckpt, cache)
             rows += got
             log(f"{dataset} split {split}: {len(got)} probes")
         stem = percept_name(rgb["kind"], pcfg["splits"][0])

@@ -70,9 +70,11 @@ def video_states(lstm: StackedLSTM, percepts: Percepts, block: int, stride: int,
 
 
 def mean_percepts(percepts: Percepts) -> np.ndarray:
-    """(V, D) float64: each video's mean percept."""
-    frames = np.asarray(percepts.frames, dtype=np.float64)
-    sums = np.add.reduceat(frames, percepts.offsets[:-1], axis=0)
+    """(V, D) float64: each video's mean percept (one video in float64 at a time: the frames of
+    a real dataset do not fit in memory at once)."""
+    o = percepts.offsets
+    sums = np.stack([np.asarray(percepts.frames[o[v]:o[v + 1]], np.float64).sum(0)
+                     for v in range(len(o) - 1)])
     return sums / percepts.lengths()[:, None]
 
 
@@ -123,9 +125,10 @@ def split_rows(data: LabelledVideos, split: int, features: dict[str, list[np.nda
 
 
 def dataset_split_rows(cfg: dict, dataset: str, split: int, index: str | Path,
-                       percept_dir: str | Path, checkpoint: str | Path,
+                       stem: str | Path, checkpoint: str | Path,
                        cache: dict | None = None) -> list[dict]:
-    """Every probe of one dataset and split (module docstring). `cache` keeps the features of
+    """Every probe of one dataset and split (module docstring), on the RGB percepts `stem`
+    (`{stem}.npy` ...). `cache` keeps the features of
     each (percept file, checkpoint) pair: the RGB percepts and their encoder are shared by the
     splits, so their states are computed once (the random LSTMs' seeds do not depend on the
     split either)."""
@@ -133,13 +136,11 @@ def dataset_split_rows(cfg: dict, dataset: str, split: int, index: str | Path,
     from videolstm.devices import pick_device
     from videolstm.finetune.engine import TrainConfig
     from videolstm.finetune.sweep import fresh_lstm, load_encoder_lstm
-    from videolstm.video.scope import percept_name
 
     pcfg, ft = settings(cfg), cfg["finetune"]
     seed = int(cfg.get("seed", 0))
     lstm_cfg = TrainConfig.from_dict(ft.get("lstm"))
     data = read_labelled_videos(index)
-    stem = Path(percept_dir) / percept_name(ft["streams"]["rgb"]["kind"], split)
     cache = {} if cache is None else cache
     key = (str(stem), str(checkpoint))
     if key not in cache:
@@ -214,47 +215,49 @@ def write(rows: pd.DataFrame, cfg: dict, out_dir: str | Path, variant: str,
     return paths
 
 
-def inputs(cfg: dict, results: str | Path) -> dict[str, list[str]]:
-    """The files the probes read under `results` (also the Snakemake rule's inputs)."""
+def probe_files(cfg: dict, results: str | Path) -> list[tuple[str, int, str, str, str]]:
+    """(dataset, split, index CSV, RGB percept stem, pretrained checkpoint) of every probe
+    (none when `probes` is not configured)."""
     from videolstm.finetune.runs import checkpoint_path, stream_domain
     from videolstm.video.scope import percept_name
 
     pcfg, ft = settings(cfg), cfg.get("finetune") or {}
     if not pcfg:
-        return {}
+        return []
     rgb = ft["streams"]["rgb"]
     variant = ft.get("pretrained", "composite")
+    return [(d, s, f"{results}/data/index/{d}.csv",
+             f"{results}/percepts/{d}/{percept_name(rgb['kind'], s)}",
+             str(checkpoint_path(f"{results}/pretrain", stream_domain(rgb, s), variant)))
+            for d in pcfg["datasets"] for s in pcfg["splits"]]
+
+
+def inputs(cfg: dict, results: str | Path) -> dict[str, list[str]]:
+    """The files the probes read under `results` (also the Snakemake rule's inputs)."""
+    files = probe_files(cfg, results)
+    if not files:
+        return {}
     return {
-        "index": [f"{results}/data/index/{d}.csv" for d in pcfg["datasets"]],
-        "percepts": sorted({f"{results}/percepts/{d}/{percept_name(rgb['kind'], s)}{e}"
-                            for d in pcfg["datasets"] for s in pcfg["splits"]
+        "index": sorted({index for _, _, index, _, _ in files}),
+        "percepts": sorted({f"{stem}{e}" for _, _, _, stem, _ in files
                             for e in (".npy", ".offsets.npy", ".json")}),
-        "checkpoints": sorted({str(checkpoint_path(f"{results}/pretrain",
-                                                   stream_domain(rgb, s), variant))
-                               for s in pcfg["splits"]}),
+        "checkpoints": sorted({ckpt for *_, ckpt in files}),
     }
 
 
 def run(cfg: dict, results: str | Path, out_dir: str | Path, log=print) -> list[Path]:
     """Every probe of the `probes` section, into {out_dir}/probes.csv and .md."""
-    from videolstm.finetune.runs import checkpoint_path, stream_domain
-    from videolstm.video.scope import percept_name
-
-    pcfg, ft = settings(cfg), cfg["finetune"]
-    variant = ft.get("pretrained", "composite")
-    rgb = ft["streams"]["rgb"]
-    rows, extractors, cache = [], set(), {}
-    for dataset in pcfg["datasets"]:
-        if dataset not in rgb.get("datasets", []):
+    ft = cfg["finetune"]
+    rgb_datasets = ft["streams"]["rgb"].get("datasets", [])
+    files = probe_files(cfg, results)
+    rows, cache = [], {}
+    for dataset, split, index, stem, ckpt in files:
+        if dataset not in rgb_datasets:
             raise UserError(f"probes.datasets: {dataset} is not a dataset of the rgb stream "
-                            f"(finetune.streams.rgb.datasets: {rgb.get('datasets', [])})")
-        for split in pcfg["splits"]:
-            ckpt = checkpoint_path(f"{results}/pretrain", stream_domain(rgb, split), variant)
-            got = dataset_split_rows(cfg, dataset, split, f"{results}/data/index/{dataset}.csv",
-                                     f"{results}/percepts/{dataset}", ckpt, cache)
-            rows += got
-            log(f"{dataset} split {split}: {len(got)} probes")
-        stem = percept_name(rgb["kind"], pcfg["splits"][0])
-        meta = read_percepts(Path(results) / "percepts" / dataset / stem).meta
-        extractors.add(str(meta.get("extractor", "unknown")))
-    return write(pd.DataFrame(rows), cfg, out_dir, variant, "; ".join(sorted(extractors)))
+                            f"(finetune.streams.rgb.datasets: {rgb_datasets})")
+        got = dataset_split_rows(cfg, dataset, split, index, stem, ckpt, cache)
+        rows += got
+        log(f"{dataset} split {split}: {len(got)} probes")
+    extractors = {str(read_percepts(stem).meta.get("extractor", "unknown")) for *_, stem, _ in files}
+    return write(pd.DataFrame(rows), cfg, out_dir, ft.get("pretrained", "composite"),
+                 "; ".join(sorted(extractors)))

@@ -57,19 +57,16 @@ WIDTH, HEIGHT, FPS = 320, 240, 25
 CROP = 224  # the actor stays inside the central 224x224 crop, the part every extractor sees
 ACTOR = 56  # actor side in pixels: MNIST's 28 at 2x (28 again in the 112-pixel percept frames)
 
-# families: which digit is seen tells the family (partly informative appearance). One digit per
-# family: with pairs ({0, 1}, ...) a class's one or two labelled videos showed one digit of the
-# pair and taught the classifiers that digit, not the family (prototype, 16 labelled videos per
-# class: LSTM 53-59% with pairs, 80% with single digits; single frame 40-43% and 47%)
-FAMILIES = [(d,) for d in range(10)]
-FAMILY_NAMES = ["Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine"]
-# motions of each dataset's classes; the pool uses all four
-UCF_MOTIONS = [("move_right", "MoveRight"), ("move_left", "MoveLeft")]
-HMDB_MOTIONS = [("move_up", "move_up"), ("move_down", "move_down")]
-POOL_MOTIONS = ["move_right", "move_left", "move_up", "move_down"]
-MAX_CLASSES = len(FAMILIES) * 2
+# classes: a direction of motion (degrees, 0 = right, 90 = up) and the class's own digit, the one
+# its videos show `home_digit` of the time (partly informative appearance; the other videos show
+# any other digit)
+UCF_CLASSES = [("MoveRight", 0), ("MoveUpRight", 45), ("MoveUp", 90), ("MoveUpLeft", 135),
+               ("MoveLeft", 180), ("MoveDownLeft", 225), ("MoveDown", 270),
+               ("MoveDownRight", 315)]
+HMDB_CLASSES = [("move_right", 0), ("move_upright", 60), ("move_upleft", 120), ("move_left", 180),
+                ("move_downleft", 240), ("move_downright", 300)]
 # like UCF-101's HandstandPushups whose files are named v_HandStandPushups_...
-UCF_FILE_CASE_QUIRK = {"ThreeMoveLeft": "ThreeMoveleft"}
+UCF_FILE_CASE_QUIRK = {"MoveUpLeft": "MoveUpleft"}
 
 DATASET_IDS = {"ucf101": 1, "hmdb51": 2, "unlabelled": 3}
 
@@ -87,6 +84,7 @@ class SynthConfig:
     videos: int = 0  # unlabelled pool only: number of videos
     bit_rate: int = 800_000
     speed: list[float] = field(default_factory=lambda: [0.6, 1.2])  # free spans per second
+    home_digit: float = 0.5  # share of a class's videos that show the class's own digit
     workers: int = 1
     segment_seconds: float = 2.0  # unlabelled pool only: length of each motion segment
     seed: int = 0
@@ -161,45 +159,35 @@ LEFT, TOP = (WIDTH - CROP) // 2, (HEIGHT - CROP) // 2
 SPAN = CROP - ACTOR  # free travel inside the crop
 
 
-def _motion(name: str, rng: np.random.Generator, n: int,
+def _motion(angle: float, rng: np.random.Generator, n: int,
             speed: tuple[float, float]) -> list[tuple[float, float]]:
-    """Top-left positions of n frames: a steady speed drawn in `speed` (free spans per second),
-    wrapping around the crop (the actor leaves one side and comes back on the other), so that
-    every part of a video shows the motion and its direction.
+    """Top-left positions of n frames: a steady speed drawn in `speed` (free spans per second) in
+    the direction `angle` (degrees, 0 = right, 90 = up), wrapping around the crop (the actor
+    leaves one side and comes back on the other), so that every part of a video shows the motion.
 
     Why fast and wrapping: with a slow drift (one pass over the video, about 0.3 spans per second,
     an earlier version) a 16-frame window moved the actor by half a percept grid cell; a linear
     probe on the percepts read the direction well (96% from a 16-frame difference) but the LSTM
     classifiers trained on 14 labelled videos per class did not (41% against ~34% for a single
     frame). At 3x that speed the same LSTM reached 58-65% (prototype, 3 seeds)."""
-    if name not in POOL_MOTIONS:
-        raise ValueError(f"unknown motion {name!r}")
-    horizontal = name in ("move_right", "move_left")
-    forward = name in ("move_right", "move_down")
     step = rng.uniform(*speed) * SPAN / FPS
-    start = rng.uniform(0, SPAN)
-    across = rng.uniform(0, SPAN)
-    out = []
-    for t in range(n):
-        along = (start + step * t) % SPAN
-        along = along if forward else SPAN - along
-        x, y = (along, across) if horizontal else (across, along)
-        out.append((LEFT + x, TOP + y))
-    return out
+    dx, dy = step * math.cos(math.radians(angle)), -step * math.sin(math.radians(angle))
+    x0, y0 = rng.uniform(0, SPAN, size=2)
+    return [(LEFT + (x0 + dx * t) % SPAN, TOP + (y0 + dy * t) % SPAN) for t in range(n)]
 
 
 def render(look: Look, segments: list[tuple[int, str, int]], rng: np.random.Generator,
            speed: tuple[float, float]):
-    """Yield uint8 RGB frames for consecutive segments [(digit, motion, n_frames), ...]."""
+    """Yield uint8 RGB frames for consecutive segments [(digit, angle, n_frames), ...]."""
     # OpenCV's thread pool, once started, can deadlock the children of a later fork (a test
     # process that renders and then extracts percepts in forked workers): one thread, same pixels
     cv2.setNumThreads(1)
     digits = actor_digits()
-    for digit, name, n in segments:
+    for digit, angle, n in segments:
         image = digits[digit][rng.integers(len(digits[digit]))]
         jitter = rng.uniform(0.85, 1.0)
         colour = tuple(c * jitter for c in look.colour)
-        for x, y in _motion(name, rng, n, speed):
+        for x, y in _motion(angle, rng, n, speed):
             frame = look.background.copy()
             _draw(frame, image, x, y, colour)
             yield frame
@@ -236,7 +224,7 @@ def write_avi(path: Path, frames, bit_rate: int = 800_000) -> int:
 @dataclass
 class Job:
     rel_path: str
-    segments: list[tuple[int, str, int]]  # (digit, motion, frames)
+    segments: list[tuple[int, float, int]]  # (digit, angle in degrees, frames)
     seed: tuple[int, ...]
     look_seed: tuple[int, ...]
 
@@ -249,39 +237,34 @@ def _run_job(args: tuple[str, Job, int, tuple[float, float]]) -> str:
     return job.rel_path
 
 
-def class_catalogue(dataset: str) -> list[tuple[str, int, str]]:
-    """(class name, family, motion) of a dataset, in class order: families x motions."""
-    if dataset == "ucf101":
-        return [(FAMILY_NAMES[f] + title, f, motion)
-                for f in range(len(FAMILIES)) for motion, title in UCF_MOTIONS]
-    return [(f"digit{digits[0]}_{title}", f, motion)
-            for f, digits in enumerate(FAMILIES) for motion, title in HMDB_MOTIONS]
+def class_catalogue(dataset: str) -> list[tuple[str, int, float]]:
+    """(class name, home digit, direction in degrees) of a dataset's classes, in class order."""
+    classes = UCF_CLASSES if dataset == "ucf101" else HMDB_CLASSES
+    return [(name, i, float(angle)) for i, (name, angle) in enumerate(classes)]
 
 
 def class_factors(names: list[str]) -> dict[str, list[int]] | None:
-    """The digit and the motion of each class (as indices), when every name is a class of this
-    generator (of one dataset); None for other classes (real videos)."""
-    for dataset in ("ucf101", "hmdb51"):
-        catalogue = {name: (family, motion) for name, family, motion in class_catalogue(dataset)}
-        if names and all(n in catalogue for n in names):
-            motions = list(dict.fromkeys(catalogue[n][1] for n in names))  # class order
-            return {"digit": [catalogue[n][0] for n in names],
-                    "motion": [motions.index(catalogue[n][1]) for n in names]}
+    """What makes each class, as indices, when every name is a class of this generator: None,
+    since a class is its motion (its digit is only likely, not fixed), so the class is the one
+    factor a probe can read. Kept for generators whose classes combine factors."""
     return None
 
 
 def class_names(dataset: str, n_classes: int) -> list[str]:
-    if not 1 <= n_classes <= MAX_CLASSES:
-        raise UserError(f"video.{dataset}.classes must be between 1 and {MAX_CLASSES}")
-    return [name for name, _, _ in class_catalogue(dataset)[:n_classes]]
+    catalogue = class_catalogue(dataset)
+    if not 1 <= n_classes <= len(catalogue):
+        raise UserError(f"video.{dataset}.classes must be between 1 and {len(catalogue)}")
+    return [name for name, _, _ in catalogue[:n_classes]]
 
 
-def _class_segments(dataset: str, ci: int, rng: np.random.Generator,
-                    n: int) -> list[tuple[int, str, int]]:
-    """One labelled video's segment: a random digit of the class's family in its motion."""
-    _, family, motion = class_catalogue(dataset)[ci]
-    digits = FAMILIES[family]
-    return [(int(digits[rng.integers(len(digits))]), motion, n)]
+def _class_segments(dataset: str, ci: int, rng: np.random.Generator, n: int,
+                    home_digit: float) -> list[tuple[int, float, int]]:
+    """One labelled video's segment: the class's direction, and its own digit with probability
+    home_digit, else any other digit."""
+    _, home, angle = class_catalogue(dataset)[ci]
+    others = [d for d in range(10) if d != home]
+    digit = home if rng.random() < home_digit else others[int(rng.integers(len(others)))]
+    return [(int(digit), angle, n)]
 
 
 def split_roles(cfg: SynthConfig, split: int) -> dict[int, str]:
@@ -316,8 +299,7 @@ def plan(dataset: str, cfg: SynthConfig) -> tuple[list[Job], dict[str, str]]:
             left = n
             while left > 0:
                 take = min(seg, left)
-                segments.append((int(rng.integers(10)),
-                                 POOL_MOTIONS[int(rng.integers(len(POOL_MOTIONS)))], take))
+                segments.append((int(rng.integers(10)), float(rng.uniform(0, 360)), take))
                 left -= take
             jobs.append(Job(f"pool_{v + 1:04d}.avi", segments, (cfg.seed, ds_id, v, 1),
                             (cfg.seed, ds_id, 1000 + v)))
@@ -334,7 +316,7 @@ def plan(dataset: str, cfg: SynthConfig) -> tuple[list[Job], dict[str, str]]:
                     rel = f"{cls}/v_{file_cls}_g{g:02d}_c{c:02d}.avi"
                     seed = (cfg.seed, ds_id, ci, g, c)
                     jobs.append(Job(rel, _class_segments(dataset, ci, np.random.default_rng(
-                        [*seed, 7]), n), seed, (*seed, 8)))
+                        [*seed, 7]), n, cfg.home_digit), seed, (*seed, 8)))
                     for s in (1, 2, 3):
                         if roles[s][g] == "test":
                             test[s].append(rel)
@@ -356,7 +338,7 @@ def plan(dataset: str, cfg: SynthConfig) -> tuple[list[Job], dict[str, str]]:
                     name = f"Scene{g:02d}_{cls}_f_cm_np1_fr_med_{c}.avi"
                     seed = (cfg.seed, ds_id, ci, g, c)
                     jobs.append(Job(f"{cls}/{name}", _class_segments(dataset, ci, np.random.default_rng(
-                        [*seed, 7]), n), seed, (*seed, 8)))
+                        [*seed, 7]), n, cfg.home_digit), seed, (*seed, 8)))
                     for s in (1, 2, 3):
                         lines[s].append(f"{name} {ids[roles[s][g]]} ")  # official trailing space
             for s in (1, 2, 3):

@@ -57,7 +57,7 @@ def test_percepts_keep_coarse_position_and_what_is_there(trained):
     right = _frame_with(digit, synth.LEFT + 150, synth.TOP + 80)
     feats = ext.forward(ext.prepare(np.stack([left, right])))
     c = ext.model.conv3.out_channels
-    assert ext.grid_features == "channels"  # the config default: every channel of every cell
+    assert ext.grid_features == "centred"  # the config default: every channel of every cell
     assert feats.shape == (2, ext.dim) and ext.dim == c * (ext.grid ** 2 + 1)
     grid, glob = feats[:, : -c], feats[:, -c:]
     # the grid part moves with the actor, the global part hardly changes
@@ -73,9 +73,10 @@ def test_energy_grid_is_the_channel_mean_of_the_per_channel_grid(trained, tmp_pa
 
     path, _ = trained
     state = torch.load(path, weights_only=False)
-    mean = tmp_path / "energy.pt"
+    mean, raw = tmp_path / "energy.pt", tmp_path / "channels.pt"
     torch.save({**state, "grid_features": "energy"}, mean)
-    energy, channels = (digit_cnn.DigitCNNExtractor(224, 112, p) for p in (mean, path))
+    torch.save({**state, "grid_features": "channels"}, raw)
+    energy, channels = (digit_cnn.DigitCNNExtractor(224, 112, p) for p in (mean, raw))
     frame = _frame_with(synth.actor_digits()[5][0], synth.LEFT + 60, synth.TOP + 30)
     a, b = (e.forward(e.prepare(frame[None]))[0] for e in (energy, channels))
     c, cells = energy.model.conv3.out_channels, energy.grid ** 2
@@ -84,6 +85,46 @@ def test_energy_grid_is_the_channel_mean_of_the_per_channel_grid(trained, tmp_pa
     np.testing.assert_allclose(a[:cells], b[: cells * c].reshape(c, cells).mean(0), rtol=0.02,
                                atol=1e-3)
     assert np.array_equal(a[cells:], b[cells * c:])  # the same global part
+
+
+def test_centred_grid_drops_the_frames_level_and_contrast_and_keeps_position():
+    """centre_and_scale: the same pattern under any background level and contrast (a look), a
+    different one where the actor moved; every frame's values have the same root mean square."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    maps = torch.rand(2, 32, 16, generator=gen)
+    out = digit_cnn.centre_and_scale(maps)
+    looks = digit_cnn.centre_and_scale(3.0 * maps + torch.rand(2, 32, 1, generator=gen))
+    torch.testing.assert_close(out, looks, rtol=1e-4, atol=1e-5)
+    rms = out.flatten(1).pow(2).mean(1).sqrt()
+    torch.testing.assert_close(rms, torch.full((2,), digit_cnn.CENTRED_RMS))
+    moved = digit_cnn.centre_and_scale(maps.roll(1, dims=2))
+    assert (out - moved).abs().mean() > 0.3 * out.abs().mean()
+    assert torch.isfinite(digit_cnn.centre_and_scale(torch.zeros(1, 32, 16))).all()
+
+
+def test_centred_percepts_of_one_frame_under_two_looks_agree(trained, tmp_path):
+    import torch
+
+    path, _ = trained
+    state = torch.load(path, weights_only=False)
+    centred = tmp_path / "centred.pt"
+    torch.save({**state, "grid_features": "centred"}, centred)
+    ext = digit_cnn.DigitCNNExtractor(224, 112, centred)
+    digit = synth.actor_digits()[3][0]
+    frames = []
+    for level, colour in ((10, (255, 255, 255)), (60, (150, 150, 150))):
+        frame = np.full((synth.HEIGHT, synth.WIDTH, 3), level, np.uint8)
+        synth._draw(frame, digit, synth.LEFT + 60, synth.TOP + 30, colour)
+        frames.append(frame)
+    c = ext.model.conv3.out_channels
+    a, b = ext.forward(ext.prepare(np.stack(frames)))[:, :-c]
+    torch.save({**state, "grid_features": "channels"}, tmp_path / "channels.pt")
+    raw = digit_cnn.DigitCNNExtractor(224, 112, tmp_path / "channels.pt")
+    ra, rb = raw.forward(raw.prepare(np.stack(frames)))[:, :-c]
+    # the dull look changes the raw grid far more than the centred one
+    assert np.abs(a - b).mean() / np.abs(a).mean() < 0.5 * np.abs(ra - rb).mean() / np.abs(ra).mean()
 
 
 def test_missing_or_foreign_weights_are_named(tmp_path):

@@ -1,5 +1,5 @@
 """The probes table: features that match a reference computation, probes that tell what the
-features hold (and fail where they do not), the generator's factors, bad input."""
+features hold (and fail where they do not), bad input."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from videolstm.finetune import probes
 from videolstm.finetune.data import eval_blocks, read_labelled_videos, read_percepts
 from videolstm.finetune.fake import write_fake_checkpoint, write_fake_dataset
 from videolstm.finetune.sweep import fresh_lstm
-from videolstm.video.synth import class_catalogue, class_factors
 
 FT = {"pretrained": "composite", "lstm": {"block": 8, "stride": 4},
       "streams": {"rgb": {"kind": "rgb", "domain": "percepts_rgb", "datasets": ["ucf101"]}}}
@@ -74,16 +73,7 @@ def test_an_lstm_state_tells_the_order_the_mean_percept_cannot(order_data):
     assert probes.probe_accuracy(state, shuffled, train, test) <= 60
 
 
-def test_the_generators_classes_have_digit_and_motion_factors():
-    for dataset in ("ucf101", "hmdb51"):
-        names = [n for n, _, _ in class_catalogue(dataset)][:6]
-        f = class_factors(names)
-        assert f["digit"] == [0, 0, 1, 1, 2, 2] and f["motion"] == [0, 1, 0, 1, 0, 1]
-    assert class_factors(["ApplyEyeMakeup", "ApplyLipstick"]) is None
-    assert class_factors([]) is None
-
-
-def test_the_command_writes_every_feature_size_and_target(order_data, tmp_path):
+def test_the_command_writes_every_feature_and_size(order_data, tmp_path):
     cfg = {"config_name": "unit", "data_source": "embedded", "seed": 0, "finetune": FT,
            "probes": {"datasets": ["ucf101"], "splits": [1, 2], "sizes": [1, "all"],
                       "samples": 2}}
@@ -91,12 +81,12 @@ def test_the_command_writes_every_feature_size_and_target(order_data, tmp_path):
                  "--out-dir", str(tmp_path)]) == 0
     df = pd.read_csv(tmp_path / "probes.csv", dtype={"size": str})
     assert set(df["feature"]) == set(probes.FEATURES)
-    assert set(df["size"]) == {"1", "all"} and set(df["target"]) == {"class"}
+    assert set(df["size"]) == {"1", "all"}
     assert (df["splits"] == 2).all()
     assert set(df.loc[df["size"] == "1", "samples"]) == {2}
     assert set(df.loc[df["size"] == "all", "samples"]) == {1}
     md = (tmp_path / "probes.md").read_text()
-    assert "| ucf101 | class | 25.0 | mean percept |" in md
+    assert "| ucf101 | 25.0 | mean percept |" in md
 
 
 def test_a_dataset_without_an_rgb_stream_is_named(order_data, tmp_path, capsys):

@@ -47,25 +47,42 @@ def test_generated_avis_decode_with_declared_size_and_count(ucf):
 
 
 def test_generator_is_deterministic_and_motion_defined(tmp_path):
-    cfg = synth.SynthConfig(classes=2, groups=3, clips_per_group=1, seconds=0.2, test_groups=1,
+    cfg = synth.SynthConfig(classes=3, groups=3, clips_per_group=1, seconds=0.2, test_groups=1,
                             seed=5)
     a = synth.generate("ucf101", tmp_path / "a", cfg)
     synth.generate("ucf101", tmp_path / "b", cfg)
     for rel in a:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
-    # the class's motion is what the frames show: the actor (the bright pixels) moves right in
-    # the MoveRight video and left in the MoveLeft one, every frame but where it wraps around
-    # (a jump of most of the crop the other way) at the configured speed
+    # the class's motion is what the frames show: the actor (the bright pixels) moves in the
+    # class's direction (right; up and right; up), every frame but where it wraps around (a jump
+    # of most of the crop the other way), at the configured speed
     speed = cfg.speed
-    for name, sign in (("ZeroMoveRight/v_ZeroMoveRight_g01_c01.avi", 1),
-                       ("ZeroMoveLeft/v_ZeroMoveLeft_g01_c01.avi", -1)):
+    for name, angle in (("MoveRight/v_MoveRight_g01_c01.avi", 0),
+                        ("MoveUpRight/v_MoveUpRight_g01_c01.avi", 45),
+                        ("MoveUp/v_MoveUp_g01_c01.avi", 90)):
         frames = read_frames(tmp_path / "a" / name).astype(float)
-        xs = np.array([np.nonzero(f.max(-1) > 150)[1].mean() for f in frames])
-        steps = sign * np.diff(xs)
-        along = steps[np.abs(steps) < 0.5 * synth.SPAN]
-        assert len(along) >= len(steps) - 1, (name, xs)
+        pos = np.array([[c.mean() for c in np.nonzero(f.max(-1) > 150)[::-1]] for f in frames])
+        steps = np.diff(pos, axis=0) * [1, -1]  # image y points down
+        along = steps[(np.abs(steps) < 0.5 * synth.SPAN).all(1)]
+        assert len(along) >= len(steps) - 2, (name, pos)
+        direction = np.degrees(np.arctan2(along[:, 1], along[:, 0]))
+        assert (np.abs((direction - angle + 180) % 360 - 180) < 15).all(), (name, direction)
         per_frame = (speed[0] * synth.SPAN / synth.FPS, speed[1] * synth.SPAN / synth.FPS)
-        assert (along > 0.5 * per_frame[0]).all() and (along < 1.5 * per_frame[1]).all(), (name, xs)
+        size = np.hypot(*along.T)
+        assert (size > 0.5 * per_frame[0]).all() and (size < 1.5 * per_frame[1]).all(), (name, pos)
+
+
+def test_a_class_shows_its_own_digit_as_often_as_configured():
+    """Appearance tells the class only partly: a class's videos show its digit `home_digit` of
+    the time, and any other digit otherwise."""
+    for share in (0.0, 0.5, 1.0):
+        cfg = synth.SynthConfig(classes=8, groups=12, clips_per_group=20, home_digit=share)
+        jobs, _ = synth.plan("ucf101", cfg)
+        home = {name: digit for name, digit, _ in synth.class_catalogue("ucf101")}
+        shown = np.array([job.segments[0][0] == home[job.rel_path.split("/")[0]] for job in jobs])
+        assert abs(shown.mean() - share) < 0.05, share
+    digits = {job.segments[0][0] for job in jobs if job.rel_path.startswith("MoveUp/")}
+    assert digits == {2}
 
 
 def test_pixels_percepts_cli_shape_dtype_offsets(ucf, tmp_path):
@@ -83,7 +100,7 @@ def test_pixels_percepts_cli_shape_dtype_offsets(ucf, tmp_path):
     assert meta["extractor"] == "pixels" and meta["dim"] == 192 and meta["source"] == "embedded"
     assert len(meta["videos"]) == 6 and meta["skipped"] == 0
     # batching across videos gives the same rows as one video at a time
-    first = Items([Item("x", str(root / "ZeroMoveRight/v_ZeroMoveRight_g01_c01.avi"))], [], "x")
+    first = Items([Item("x", str(root / "MoveRight/v_MoveRight_g01_c01.avi"))], [], "x")
     ext = percepts.make_extractor(percepts.PerceptConfig(extractor="pixels", size=8))
     percepts.extract(first, ext, tmp_path / "one.npy", {}, batch_size=64, log=lambda s: None)
     assert np.array_equal(load_frames(tmp_path / "one.npy")[0][:], frames[:12])
@@ -111,7 +128,7 @@ def test_vgg16_fc6_loads_from_file_and_extracts(vgg_file, ucf, tmp_path):
     root, _ = ucf
     cfg = percepts.PerceptConfig(extractor="vgg16_fc6", weights=str(vgg_file), device="cpu")
     ext = percepts.make_extractor(cfg)
-    frames = read_frames(root / "ZeroMoveRight/v_ZeroMoveRight_g01_c01.avi")[:2]
+    frames = read_frames(root / "MoveRight/v_MoveRight_g01_c01.avi")[:2]
     feats = ext.forward(ext.prepare(frames))
     assert feats.shape == (2, 4096) and (feats >= 0).all()  # after ReLU
     ref = percepts.load_vgg16(vgg_file)

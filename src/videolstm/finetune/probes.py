@@ -1,8 +1,9 @@
 """Linear probes: what a pretrained encoder's state tells a few labels, beside no learning.
 
 Control (b) asks whether a Composite-initialised classifier beats a random one with 1-2 labelled
-videos per class; when it does not, this table says why: which of the things that make a class
-the encoder's state keeps. For each dataset and split, every video gets three feature vectors:
+videos per class; this table asks the same of the encoder's state read by a linear classifier
+(no fine-tuning), beside features that need no learning. For each dataset and split, every
+video gets three feature vectors:
 - `pretrained`: the pretrained encoder (finetune.pretrained, on the RGB stream's domain) run over
   each `block`-frame window (stride `stride`, as the classifiers are scored); its final state
   (h and c of every layer) averaged over the windows;
@@ -11,10 +12,8 @@ the encoder's state keeps. For each dataset and split, every video gets three fe
 - `mean percept` (no learning): the video's mean percept.
 A multinomial logistic regression (standardised inputs) is trained on `sizes` labelled videos per
 class (the split's training videos, `samples` samples per size; "all": every training video) and
-scored on the split's test videos, for the class and, on the embedded generated videos, for each
-factor of the class (the digit and the motion, videolstm.video.synth.class_factors). Accuracy is
-per video; ours = mean over splits of the mean over samples, spread = mean over splits of the
-standard deviation over samples.
+scored on the split's test videos, for the class. Accuracy is per video; ours = mean over splits
+of the mean over samples, spread = mean over splits of the standard deviation over samples.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ from videolstm.io import atomic_write_text
 from videolstm.lstm import StackedLSTM
 
 FEATURES = ["pretrained", "random LSTM", "mean percept"]
-COLUMNS = ["dataset", "target", "classes", "size", "feature", "accuracy", "spread", "splits",
+COLUMNS = ["dataset", "classes", "size", "feature", "accuracy", "spread", "splits",
            "samples"]
 
 
@@ -95,19 +94,9 @@ def probe_accuracy(features: np.ndarray, labels: np.ndarray, train: np.ndarray,
     return float(100.0 * np.mean(model.predict(scaler.transform(features[test])) == labels[test]))
 
 
-def targets_of(data: LabelledVideos) -> dict[str, np.ndarray]:
-    """Per-video labels of the class and, for the embedded generator's classes, of its factors."""
-    from videolstm.video.synth import class_factors
-
-    out = {"class": data.labels}
-    for name, per_class in (class_factors(data.class_names) or {}).items():
-        out[name] = np.asarray(per_class, dtype=np.int64)[data.labels]
-    return out
-
-
 def split_rows(data: LabelledVideos, split: int, features: dict[str, list[np.ndarray]],
                sizes: list, samples: int, seed: int, dataset: str) -> list[dict]:
-    """One row per (target, size, feature, sample) of one split. `features[name][s]` is the
+    """One row per (size, feature, sample) of one split. `features[name][s]` is the
     feature matrix of sample s (one matrix for a feature that does not vary with the sample)."""
     test = split_test_videos(data, split)
     rows = []
@@ -115,12 +104,11 @@ def split_rows(data: LabelledVideos, split: int, features: dict[str, list[np.nda
         per_class = None if str(size) == "all" else int(size)
         for s in range(1 if per_class is None else samples):
             train = balanced_sample(data, split, per_class, s, seed, tag=f"probes/{dataset}")
-            for target, labels in targets_of(data).items():
-                for name, mats in features.items():
-                    acc = probe_accuracy(mats[s % len(mats)], labels, train, test)
-                    rows.append({"dataset": dataset, "target": target,
-                                 "classes": int(labels.max()) + 1, "size": str(size),
-                                 "feature": name, "split": split, "sample": s, "accuracy": acc})
+            for name, mats in features.items():
+                acc = probe_accuracy(mats[s % len(mats)], data.labels, train, test)
+                rows.append({"dataset": dataset, "classes": len(data.class_names),
+                             "size": str(size), "feature": name, "split": split, "sample": s,
+                             "accuracy": acc})
     return rows
 
 
@@ -165,7 +153,7 @@ def dataset_split_rows(cfg: dict, dataset: str, split: int, index: str | Path,
 def table(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean over splits of each split's mean over samples; spread: mean over splits of the
     standard deviation over samples."""
-    keys = ["dataset", "target", "classes", "size", "feature"]
+    keys = ["dataset", "classes", "size", "feature"]
     per_split = rows.groupby([*keys, "split"], sort=False)["accuracy"].agg(
         mean="mean", sd=lambda a: float(np.std(a)), n="size").reset_index()
     out = per_split.groupby(keys, sort=False).agg(
@@ -188,15 +176,15 @@ def render_md(df: pd.DataFrame, cfg: dict, variant: str, extractor: str) -> str:
         "at 'all': one labelled set). "
         "Features: the encoder's final state averaged over the video's windows ('pretrained'); "
         "the same with a randomly initialised LSTM ('random LSTM', no learning); the video's mean "
-        "percept ('mean percept', no learning). Targets: the class and, on the embedded videos, "
-        "the two things that make it (digit, motion). Computed by videolstm.finetune.probes.", "",
-        "| dataset | target | chance | features | " + " | ".join(f"n = {s}" for s in sizes) + " |",
-        "| --- | --- | ---: | --- | " + " | ".join("---:" for _ in sizes) + " |",
+        "percept ('mean percept', no learning). Target: the class. Computed by "
+        "videolstm.finetune.probes.", "",
+        "| dataset | chance | features | " + " | ".join(f"n = {s}" for s in sizes) + " |",
+        "| --- | ---: | --- | " + " | ".join("---:" for _ in sizes) + " |",
     ]
-    for (dataset, target, feature), g in df.groupby(["dataset", "target", "feature"], sort=False):
+    for (dataset, feature), g in df.groupby(["dataset", "feature"], sort=False):
         cells = {r.size: f"{r.accuracy:.1f}" + (f" +- {r.spread:.1f}" if r.samples > 1 else "")
                  for r in g.itertuples()}
-        lines.append(f"| {dataset} | {target} | {100.0 / int(g['classes'].iloc[0]):.1f} | "
+        lines.append(f"| {dataset} | {100.0 / int(g['classes'].iloc[0]):.1f} | "
                      f"{feature} | " + " | ".join(cells.get(s, "") for s in sizes) + " |")
     return "\n".join(lines) + "\n"
 

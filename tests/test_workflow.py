@@ -81,10 +81,16 @@ def test_dvc_stages_agree_with_snakemake_phases():
         assert any(out.startswith(f"results/{d}/") for d in phase_dirs[stage]), f"{out} is in the wrong stage {stage}"
 
 
+def rule_blocks(text):
+    """A dry run's text cut into one block per planned job (each starting 'rule X:' or
+    'localrule X:')."""
+    return re.split(r"\n(?=(?:local)?rule \w+:)", text)
+
+
 def declared_resources(text):
     """(rule, wildcards, resources) of every job of a dry run that makes an output."""
     jobs = []
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", text):
+    for block in rule_blocks(text):
         m = re.match(r"rule (\w+):", block)
         if not m or not re.search(r"^\s+output: ", block, flags=re.M):
             continue  # target rules (all, phase_*) make nothing and run where Snakemake runs
@@ -200,7 +206,7 @@ def test_no_two_thread_job_waits_for_a_one_thread_job():
     run, and no two-thread job fits until it ends (rules/video.smk says why)."""
     text = dry_run("--forceall", "--cores", "2")
     threads = {}
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", text):
+    for block in rule_blocks(text):
         m = re.match(r"(?:local)?rule (\w+):", block)
         if m:
             t = re.search(r"^\s+threads: (\d+)$", block, flags=re.M)

@@ -354,3 +354,74 @@ def test_fusion_rests_on_the_flow_encoder_too(tmp_path):
     assert t4["verdict"] == cl.INCONCLUSIVE
     assert "Composite LSTM Model [RGB+flow]: its pretrained encoder (percepts_flowstack/composite)" \
         " did not learn" in t4["notes"]
+
+
+def _sample_runs(accs: dict[str, list[list[float]]], size: str = "2") -> pd.DataFrame:
+    """Runs of Table 3's UCF-101 'small' column: {init: [[split 1's samples], [split 2's]]}."""
+    return pd.DataFrame([
+        {"init": init, "dataset": "ucf101", "stream": "rgb", "size": size, "sample": k,
+         "split": s + 1, "video_acc": acc, "extractor": "x", "n_classes": 8, "n_train": 16}
+        for init, splits in accs.items() for s, samples in enumerate(splits)
+        for k, acc in enumerate(samples)])
+
+
+def test_cells_trained_on_the_same_labelled_sets_are_compared_paired(tmp_path):
+    """Every classifier of a (split, sample) is trained on the same labelled videos, so which
+    videos were drawn moves all of them together: the SE of a difference is that of the paired
+    differences. The unpaired SE leaves a steady +2 gain inside the samples' 10-point spread."""
+    from videolstm.finetune import report
+
+    base = [[20.0, 40.0, 30.0, 50.0], [25.0, 45.0, 35.0, 15.0]]
+    accs = {"baseline": base, "composite": [[x + 2.0 + 0.1 * (k % 2) for k, x in enumerate(s)]
+                                            for s in base]}
+    for other in ("autoencoder", "future", "cond_autoencoder", "cond_future"):
+        accs[other] = base
+    cfg = {"config_name": "unit", "data_source": "embedded",
+           "finetune": {"pretrained": "composite", "small": {"ucf101": 2}}}
+    report.table3(_sample_runs(accs), cfg, tmp_path / "tables")
+    cells = cl.read_table(tmp_path / "tables" / "table3.csv")
+    comp = cells[("Composite Model", "UCF-101 small")]
+    assert cl.per_sample_values(comp)[(2, 3)] == pytest.approx(17.1)  # each run, by split/sample
+    row = _row(cl.evaluate(tmp_path, "unit", "embedded", parts=["video"]), "T3-1")
+    d = np.array([[2.0, 2.1, 2.0, 2.1]] * 2)  # per split: std (ddof 0) 0.05
+    assert float(row["ours"]) == pytest.approx(d.mean(), abs=1e-3)
+    assert float(row["se"]) == pytest.approx(0.05 / math.sqrt(8 - 2), rel=1e-3)
+    assert row["verdict"] == cl.REPRODUCED and "paired by labelled-set sample" in row["notes"]
+    unpaired = cl.combined_se(cl.cell_se(comp), cl.cell_se(cells[("Future Predictor",
+                                                                  "UCF-101 small")]))
+    assert cl.verdict(d.mean(), unpaired, +1) == cl.INCONCLUSIVE  # what the tables alone gave
+    # pairs are (split, sample): the same gains on other samples' runs pair nothing up
+    comp_text = comp["per_sample"].replace("0=", "9=")
+    assert cl.sample_paired_se({"per_sample": comp_text}, comp)[1] == 6
+
+
+def test_figure12_points_carry_their_runs_and_the_paired_gain(tmp_path):
+    """figure12.csv lists each point's runs (per_sample) and the pretrained model's gain over
+    the baseline on the same labelled sets; F12's SE at a size is that gain's paired SE."""
+    from videolstm.finetune import report
+    from videolstm.finetune.controls import paired
+
+    few = [[20.0, 35.0, 25.0], [30.0, 18.0, 22.0]]
+    runs = pd.concat([
+        _sample_runs({"baseline": few, "composite": [[x + 4.0 + k for k, x in enumerate(s)]
+                                                     for s in few]}, size="1"),
+        _sample_runs({"baseline": [[60.0, 62.0, 61.0]] * 2,
+                      "composite": [[61.0, 63.5, 61.0]] * 2}, size="all")])
+    cfg = {"config_name": "unit", "data_source": "embedded",
+           "finetune": {"pretrained": "composite"}}
+    df = report.figure12_data(runs, cfg)
+    gain = df[df.model == "Composite LSTM Model" + report.GAIN_SUFFIX].set_index("size")
+    ref = paired(runs, "composite", "baseline", "1")
+    assert gain.loc["1", "mean_acc"] == pytest.approx(ref["effect"]) == pytest.approx(5.0)
+    assert gain.loc["1", "std_acc"] == pytest.approx(ref["spread"])
+    assert gain.loc["1", "n_runs"] == 6
+    report.figure12(runs, cfg, tmp_path / "figures")
+    t1 = {"row": ["LSTM classifier"], "column": ["UCF-101 RGB"], "value": [61.0], "n": [6],
+          "per_split": ["split 1: 61.00; split 2: 61.00"]}
+    write_table("table1", pd.DataFrame(t1), tmp_path / "tables", {**PROV, "splits": "1,2"})
+    row = _row(cl.evaluate(tmp_path, "unit", "embedded", parts=["video"]), "F12-1")
+    d_few, d_all = np.array([4.0, 5.0, 6.0]), np.array([1.0, 1.5, 0.0])
+    se = math.sqrt((d_few.std() / math.sqrt(4)) ** 2 + (d_all.std() / math.sqrt(4)) ** 2)
+    assert float(row["ours"]) == pytest.approx(5.0 - d_all.mean(), abs=1e-3)
+    assert float(row["se"]) == pytest.approx(se, rel=1e-3)
+    assert "paired by labelled-set sample at 1 and" in row["notes"]

@@ -13,7 +13,12 @@ Standard errors (SE):
 - Action recognition (Tables 1, 3, 4, Figure 12): a cell is the mean over S splits of the mean
   over samples; its `spread` is the within-split std (ddof 0) and n the number of runs, so
   SE(cell) = spread / sqrt(n - S) (the ddof-1 std of the mean with n/S samples per split, averaged
-  over splits), and SE(A - B) = sqrt(SE(A)^2 + SE(B)^2): unpaired, the tables keep no pairing.
+  over splits). Two cells whose runs share labelled sets (the same split and sample: every
+  classifier of a sample is trained on the same labelled videos, finetune.data.balanced_sample)
+  are compared paired, from the cells' `per_sample` runs: d = A - B per (split, sample) and
+  SE(A - B) = spread(d) / sqrt(n_pairs - S), spread(d) the within-split std of d (ddof 0)
+  averaged over splits, as the controls pair them. Without per-sample runs (or with one pair
+  per split): unpaired, sqrt(SE(A)^2 + SE(B)^2), or over the splits' means with one run each.
 """
 
 from __future__ import annotations
@@ -162,6 +167,30 @@ def split_paired_se(a: dict, b: dict) -> float | None:
     pa, pb = per_split_values(a), per_split_values(b)
     common = sorted(set(pa) & set(pb))
     return paired_se([pa[s] for s in common], [pb[s] for s in common])
+
+
+def per_sample_values(cell: dict) -> dict[tuple[int, int], float]:
+    """Each run's value by (split, sample), from a cell's `per_sample` text
+    ('split 1: 0=25.00, 1=31.25; split 2: ...', videolstm.finetune.report.per_sample_text)."""
+    out = {}
+    for split, part in re.findall(r"split (\d+): ([^;]*)", cell.get("per_sample") or ""):
+        for sample, value in re.findall(r"(\d+)=(-?[0-9.]+)", part):
+            out[(int(split), int(sample))] = float(value)
+    return out
+
+
+def sample_paired_se(a: dict, b: dict) -> tuple[float | None, int, int]:
+    """SE of A - B over the runs the two cells share a (split, sample) for (module docstring):
+    (SE, pairs, splits); SE None without a split of two pairs or more."""
+    pa, pb = per_sample_values(a), per_sample_values(b)
+    by_split: dict[int, list[float]] = {}
+    for key in sorted(set(pa) & set(pb)):
+        by_split.setdefault(key[0], []).append(pa[key] - pb[key])
+    stds = [math.sqrt(sum((x - sum(d) / len(d)) ** 2 for x in d) / len(d))
+            for d in by_split.values() if len(d) > 1]
+    pairs = sum(map(len, by_split.values()))
+    spread = sum(stds) / len(stds) if stds else None
+    return mean_se(spread, pairs, len(by_split)), pairs, len(by_split)
 
 
 def cell_se(cell: dict) -> float | None:
@@ -408,9 +437,13 @@ def _measure_cells(root: Path, artifact: str, column: str, a: str, others: tuple
             found.notes.append(f"{r} is at or below chance ({chance:.1f}%): the comparison tests "
                                "nothing")
     _check_encoders(root, found, (a, best), column)
-    ses = [cell_se(cells[a]), cell_se(cells[best])]
-    found.se = combined_se(*ses)
     n = [int(_num(cells[r]["n"]) or 0) for r in (a, best)]
+    found.se, pairs, splits = sample_paired_se(cells[a], cells[best])
+    if found.se is not None:
+        found.notes.append(f"SE of the difference paired by labelled-set sample ({pairs} pairs "
+                           f"over {splits} split(s); at 'all' labels by training seed)")
+        return found
+    found.se = combined_se(cell_se(cells[a]), cell_se(cells[best]))
     if found.se is not None:
         found.notes.append(f"SE unpaired from spread and n (n = {n[0]}, {n[1]} runs)")
     else:
@@ -454,22 +487,30 @@ def _measure_fig12(root: Path, dataset: str) -> Finding:
     t1 = read_table(root / "tables" / "table1.csv") or {}
     splits = next((len(c["splits"].split(",")) for c in t1.values() if c.get("splits")), None)
 
-    def gain(size: float) -> tuple[float, list[float | None]]:
+    def gain(size: float) -> tuple[float, list[float | None], bool]:
         c, b = pts[(models[0], size)], pts[(models[1], size)]
+        g = float(c["mean_acc"]) - float(b["mean_acc"])
+        paired_se = sample_paired_se(c, b)[0]  # both models trained on the same labelled sets
+        if paired_se is not None:
+            return g, [paired_se], True
         # the number of splits is not in figure12.csv: Table 1 comes from the same runs
         ses = [mean_se(_num(r["std_acc"]), _num(r["n_runs"]), splits) if splits else None
                for r in (c, b)]
-        return float(c["mean_acc"]) - float(b["mean_acc"]), ses
+        return g, ses, False
 
-    (g_few, se_few), (g_all, se_all) = gain(sizes[0]), gain(sizes[-1])
-    paired = None
+    (g_few, se_few, p_few), (g_all, se_all, p_all) = gain(sizes[0]), gain(sizes[-1])
+    split_paired = None
     if None in se_all:  # one run per split at 'all': the per-split gains in Table 1 (same runs)
-        paired = _table1_gain_se(t1, dataset, g_all)
-        se_all = [paired]
+        split_paired = _table1_gain_se(t1, dataset, g_all)
+        se_all = [split_paired]
     found = Finding(effect=g_few - g_all, se=combined_se(*se_few, *se_all),
                     notes=[f"gain {g_few:+.2f} at {sizes[0]:g} vs {g_all:+.2f} at {sizes[-1]:g} "
                            "videos/class"])
-    if paired is not None and found.se is not None:
+    paired_at = [f"{v:g}" for v, p in ((sizes[0], p_few), (sizes[-1], p_all)) if p]
+    if paired_at and found.se is not None:
+        found.notes.append("each gain's SE paired by labelled-set sample at "
+                           + " and ".join(paired_at) + " videos/class")
+    if split_paired is not None and found.se is not None:
         found.notes.append("the gain with all labels: SE of its paired difference over the splits "
                            "(Table 1's per-split cells, one run per split)")
     if found.se is None:
@@ -713,7 +754,9 @@ def render_md(rows: list[dict], config_name: str, data_source: str) -> str:
            f"> Config: {config_name}. Data: {data_source} ({scope}).",
            f"> {RULE_TEXT}",
            "> SE: paired over test sequences (Moving MNIST, patches, lab report, Figures 7-8); "
-           "for action recognition sqrt(SE_A^2 + SE_B^2) with SE = spread / sqrt(n - splits). "
+           "for action recognition paired by labelled-set sample where both cells list their runs "
+           "(spread of the per-sample differences / sqrt(pairs - splits)), else "
+           "sqrt(SE_A^2 + SE_B^2) with SE = spread / sqrt(n - splits). "
            "Effects are A − B as written in the paper's column.", "",
            "| id | claim | where | paper effect | our effect (± SE) | verdict | notes | artifact |",
            "| --- | --- | --- | --- | --- | --- | --- | --- |"]

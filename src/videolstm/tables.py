@@ -6,8 +6,9 @@ artifact,row,column,value).
 
 - csv: one line per cell, columns row, column, paper, ours, difference (ours - paper), spread, n,
   status, flag (e.g. 'not learned': no better than a trivial baseline), per_split (each split's
-  mean where the value is a mean over splits), then the provenance columns (config, data_source,
-  extractor, then any other keys sorted).
+  mean where the value is a mean over splits), per_sample (each run's value by split and
+  labelled-set sample, where the value averages runs: what pairs two cells' runs), then the
+  provenance columns (config, data_source, extractor, then any other keys sorted).
 - md / tex: the table as the paper lays it out (rows x columns), each column split into paper / ours
   / difference, under a header naming the config, the data (embedded or real), the percept extractor
   and skipped videos; embedded results are stated to be a demonstration, not the paper's numbers.
@@ -150,6 +151,7 @@ def build_cells(
             "n": _num(rec.get("n")),
             "flag": str(rec.get("flag") or ""),
             "per_split": str(rec.get("per_split") or ""),
+            "per_sample": str(rec.get("per_sample") or ""),
         }
     rows_found: list[str] = []
     cols_found: list[str] = []
@@ -167,7 +169,7 @@ def build_cells(
                 continue
             p = paper_val.get((r, c), math.nan)
             m = mine.get((r, c), {"value": math.nan, "spread": math.nan, "n": math.nan, "flag": "",
-                                  "per_split": ""})
+                                  "per_split": "", "per_sample": ""})
             if r in quoted:
                 status = QUOTED
             elif math.isnan(m["value"]):
@@ -179,7 +181,8 @@ def build_cells(
                 {"row": r, "column": c, "paper": p, "ours": m["value"] if status == "ours" else
                  math.nan, "difference": diff, "spread": m["spread"], "n": m["n"],
                  "status": status, "flag": m["flag"] if status == "ours" else "",
-                 "per_split": m["per_split"] if status == "ours" else ""}
+                 "per_split": m["per_split"] if status == "ours" else "",
+                 "per_sample": m["per_sample"] if status == "ours" else ""}
             )
     return cells, rows, cols
 
@@ -189,7 +192,7 @@ def render_csv(cells: list[dict[str, Any]], prov: dict[str, str]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(
         ["row", "column", "paper", "ours", "difference", "spread", "n", "status", "flag", "per_split",
-         *prov]
+         "per_sample", *prov]
     )
     for cell in cells:
         n = cell["n"]
@@ -197,7 +200,7 @@ def render_csv(cells: list[dict[str, Any]], prov: dict[str, str]) -> str:
             [cell["row"], cell["column"], _csv_num(cell["paper"]), _csv_num(cell["ours"]),
              _csv_num(cell["difference"]), _csv_num(cell["spread"]),
              "" if math.isnan(n) else str(int(n)), cell["status"], cell["flag"], cell["per_split"],
-             *prov.values()]
+             cell["per_sample"], *prov.values()]
         )
     return buf.getvalue()
 

@@ -3,7 +3,9 @@
 A table cell is, as the paper reports it, the mean over splits of each split's mean video-level
 accuracy over its labelled-set samples; the spread is the standard deviation over samples WITHIN a
 split (averaged over splits), never mixing the splits' differences in; n is the number of runs.
-The per-split means are in the CSV's `per_split` column.
+The per-split means are in the CSV's `per_split` column, each run's accuracy in `per_sample` (by
+split and sample: two cells' runs of one sample were trained on the same labelled videos, so a
+comparison can be paired, as videolstm.claims does).
 """
 
 from __future__ import annotations
@@ -42,7 +44,20 @@ def _cell(runs: pd.DataFrame, row: str, column: str, **where) -> dict | None:
         return None
     value, spread, per_split = split_stats(sel)
     return {"row": row, "column": column, "value": value, "spread": spread, "n": len(sel),
-            "per_split": "; ".join(f"split {k}: {v:.2f}" for k, v in per_split.items())}
+            "per_split": "; ".join(f"split {k}: {v:.2f}" for k, v in per_split.items()),
+            "per_sample": per_sample_text(sel)}
+
+
+def per_sample_text(runs: pd.DataFrame) -> str:
+    """Each run's accuracy by split and labelled-set sample (at 'all': training seed),
+    'split 1: 0=25.00, 1=31.25; split 2: ...' (videolstm.claims.per_sample_values reads it)."""
+    if "sample" not in runs:  # runs from elsewhere that do not name their samples: no pairing
+        return ""
+    parts = []
+    for split, g in runs.sort_values(["split", "sample"]).groupby("split", sort=True):
+        parts.append(f"split {int(split)}: " + ", ".join(
+            f"{int(s)}={v:.2f}" for s, v in zip(g["sample"], g["video_acc"], strict=True)))
+    return "; ".join(parts)
 
 
 def split_stats(runs: pd.DataFrame) -> tuple[float, float, dict[int, float]]:
@@ -67,13 +82,15 @@ def _chance(runs: pd.DataFrame, columns: list[tuple[str, str, str | None]]) -> l
         classes = sel["n_classes"]
         if not classes.empty:
             cells.append({"row": CHANCE_ROW, "column": title, "value": 100.0 / int(classes.iloc[0]),
-                          "spread": float("nan"), "n": float("nan"), "per_split": ""})
+                          "spread": float("nan"), "n": float("nan"), "per_split": "",
+                          "per_sample": ""})
     return cells
 
 
 def _frame(cells) -> pd.DataFrame:
     cells = [c for c in cells if c is not None]
-    return pd.DataFrame(cells, columns=["row", "column", "value", "spread", "n", "per_split"])
+    return pd.DataFrame(cells, columns=["row", "column", "value", "spread", "n", "per_split",
+                                        "per_sample"])
 
 
 def _provenance(runs: pd.DataFrame, cfg: dict, skipped: int | None) -> dict:
@@ -106,7 +123,8 @@ def table1(runs, cfg, out_dir, skipped=None, temporal_cnn: list[dict] | None = N
         cells.append({"row": rows[SINGLE_FRAME], "column": FLOW_COLUMN,
                       "value": float(np.mean(accs)), "spread": float("nan"), "n": len(cnns),
                       "per_split": "; ".join(f"split {m.get('split', 1)}: {a:.2f} (CNN)"
-                                             for m, a in zip(cnns, accs, strict=True))})
+                                             for m, a in zip(cnns, accs, strict=True)),
+                      "per_sample": ""})
         note += (" Flow Single Frame: the temporal-stream CNNs' own video accuracy on the test "
                  "videos of their split (one CNN per split, trained on its training videos), "
                  "as the paper's 72.2.")
@@ -151,27 +169,50 @@ def table4(runs, cfg, out_dir, skipped=None) -> list[Path]:
 
 
 FIG12_MODELS = {SINGLE_FRAME: "Single frame", BASELINE: "Baseline LSTM"}
+GAIN_SUFFIX = " − Baseline LSTM, same labelled videos"  # Figure 12's gain rows: model + suffix
 
 
 def figure12_data(runs: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+    """One row per (dataset, model, size): mean and spread as a table cell, each run in
+    `per_sample`; then the pretrained model's gain over the baseline on the same labelled sets
+    (paired by split and sample, as the controls pair them: videolstm.finetune.controls.paired),
+    as rows '<model> − Baseline LSTM, same labelled videos' whose mean_acc / std_acc are the gain
+    and the spread of the per-sample gains."""
+    from videolstm.finetune.controls import paired
+
     pre = cfg["finetune"].get("pretrained", "composite")
     models = {**FIG12_MODELS, pre: "Composite LSTM Model" if pre == "composite"
               else VARIANT_TITLES.get(pre, pre)}
     sel = runs[(runs.stream == "rgb") & runs.init.isin(list(models))].copy()
     rows = []
     for (ds, init, size), g in sel.groupby(["dataset", "init", "size"], sort=True):
-        per_class = int(size) if size != "all" else None
         rows.append({
             "dataset": DATASET_TITLES.get(ds, ds), "model": models[init], "size": size,
-            "videos_per_class": per_class if per_class else round(
-                float((g["n_train"] / g["n_classes"]).mean()), 2),
+            "videos_per_class": _per_class(g, size),
             **dict(zip(("mean_acc", "std_acc"), split_stats(g)[:2], strict=True)),
             "n_runs": len(g), "extractor": "; ".join(sorted(set(g["extractor"].astype(str)))),
+            "per_sample": per_sample_text(g),
+        })
+    for (ds, size), g in sel.groupby(["dataset", "size"], sort=True):
+        if not {pre, BASELINE} <= set(g["init"]):
+            continue
+        gain = paired(g, pre, BASELINE, str(size))
+        std = gain["spread"] if gain["samples"] > 1 else float("nan")
+        rows.append({
+            "dataset": DATASET_TITLES.get(ds, ds), "model": models[pre] + GAIN_SUFFIX,
+            "size": size, "videos_per_class": _per_class(g, size), "mean_acc": gain["effect"],
+            "std_acc": std, "n_runs": gain["splits"] * gain["samples"],
+            "extractor": "; ".join(sorted(set(g["extractor"].astype(str)))), "per_sample": "",
         })
     df = pd.DataFrame(rows)
     df["config"] = cfg.get("config_name", "unknown")
     df["data_source"] = cfg.get("data_source", "unknown")
     return df.sort_values(["dataset", "model", "videos_per_class"], kind="stable")
+
+
+def _per_class(g: pd.DataFrame, size: str) -> float:
+    """Labelled videos per class: the size, or at 'all' the mean over the runs."""
+    return int(size) if size != "all" else round(float((g["n_train"] / g["n_classes"]).mean()), 2)
 
 
 def figure12(runs, cfg, out_dir) -> list[Path]:
@@ -187,24 +228,34 @@ def figure12(runs, cfg, out_dir) -> list[Path]:
     atomic_write_text(out_dir / "figure12.csv", df.to_csv(index=False, float_format="%.6g"))
     datasets = list(dict.fromkeys(df["dataset"]))
     sns.set_theme(style="whitegrid")
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
+    fig, axes = plt.subplots(2, len(datasets), figsize=(5 * len(datasets), 7), squeeze=False,
+                             sharex="col", height_ratios=(3, 2))
     palette = dict(zip(["Single frame", "Baseline LSTM", "Composite LSTM Model"],
                        sns.color_palette("deep", 3), strict=True))
-    for ax, ds in zip(axes[0], datasets, strict=True):
+    for top, bottom, ds in zip(axes[0], axes[1], datasets, strict=True):
         d = df[df.dataset == ds]
-        for model, g in d.groupby("model", sort=True):
+        gains = d["model"].str.endswith(GAIN_SUFFIX)
+        for model, g in d[~gains].groupby("model", sort=True):
             g = g.sort_values("videos_per_class")
-            ax.errorbar(g["videos_per_class"], g["mean_acc"], yerr=g["std_acc"], marker="o",
-                        capsize=3, label=model, color=palette.get(model))
-        ax.set_xscale("log")
+            top.errorbar(g["videos_per_class"], g["mean_acc"], yerr=g["std_acc"], marker="o",
+                         capsize=3, label=model, color=palette.get(model))
+        top.set_ylabel("video-level accuracy (%)")
+        top.set_title(ds)
+        top.legend(fontsize=8)
+        for model, g in d[gains].groupby("model", sort=True):
+            g = g.sort_values("videos_per_class")
+            bottom.errorbar(g["videos_per_class"], g["mean_acc"], yerr=g["std_acc"], marker="o",
+                            capsize=3, color=palette["Composite LSTM Model"])
+            bottom.set_ylabel(f"{model.removesuffix(GAIN_SUFFIX)}\n− Baseline LSTM (points)",
+                              fontsize=8)
+        bottom.axhline(0.0, color="grey", linewidth=1)
+        bottom.set_title("gain on the same labelled videos (paired by sample)", fontsize=9)
+        bottom.set_xscale("log")
         # the sizes as plain numbers (1, 2, 5, 10, ...), not as powers of ten
         sizes = sorted(set(d["videos_per_class"]))
-        ax.set_xticks(sizes, [f"{v:g}" for v in sizes])
-        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-        ax.set_xlabel("labelled training videos per class (log scale)")
-        ax.set_ylabel("video-level accuracy (%)")
-        ax.set_title(ds)
-        ax.legend(fontsize=8)
+        bottom.set_xticks(sizes, [f"{v:g}" for v in sizes])
+        bottom.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        bottom.set_xlabel("labelled training videos per class (log scale)")
     src = cfg.get("data_source", "unknown")
     ext = "; ".join(sorted(set(df["extractor"])))
     fig.suptitle(f"Figure 12 (config {cfg.get('config_name')}, {src} data, extractor {ext}); "

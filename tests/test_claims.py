@@ -378,7 +378,10 @@ def test_cells_trained_on_the_same_labelled_sets_are_compared_paired(tmp_path):
         accs[other] = base
     cfg = {"config_name": "unit", "data_source": "embedded",
            "finetune": {"pretrained": "composite", "small": {"ucf101": 2}}}
-    report.table3(_sample_runs(accs), cfg, tmp_path / "tables")
+    seeds = {init: [[60.0, 70.0, 65.0, 75.0]] * 2 for init in accs}
+    seeds["composite"] = [[62.0, 72.0, 67.0, 77.0]] * 2  # +2 on every seed number: no pairing
+    report.table3(pd.concat([_sample_runs(accs), _sample_runs(seeds, size="all")]), cfg,
+                  tmp_path / "tables")
     cells = cl.read_table(tmp_path / "tables" / "table3.csv")
     comp = cells[("Composite Model", "UCF-101 small")]
     assert cl.per_sample_values(comp)[(2, 3)] == pytest.approx(17.1)  # each run, by split/sample
@@ -390,6 +393,15 @@ def test_cells_trained_on_the_same_labelled_sets_are_compared_paired(tmp_path):
     unpaired = cl.combined_se(cl.cell_se(comp), cl.cell_se(cells[("Future Predictor",
                                                                   "UCF-101 small")]))
     assert cl.verdict(d.mean(), unpaired, +1) == cl.INCONCLUSIVE  # what the tables alone gave
+    # with all labels the runs are training seeds: listed, never paired (seed k of two models
+    # share nothing), so the steady +2 by seed number stays inside the seeds' spread
+    all_cells = [cells[(r, "UCF-101")] for r in ("Composite Model", "Future Predictor")]
+    assert "seed 3=77.00" in all_cells[0]["per_sample"]
+    assert cl.per_sample_values(all_cells[0]) == {}
+    t3_all = _row(cl.evaluate(tmp_path, "unit", "embedded", parts=["video"]), "T3-2")
+    assert float(t3_all["se"]) == pytest.approx(cl.combined_se(*map(cl.cell_se, all_cells)),
+                                                rel=1e-5)
+    assert t3_all["verdict"] == cl.INCONCLUSIVE and "unpaired" in t3_all["notes"]
     # pairs are (split, sample): the same gains on other samples' runs pair nothing up
     comp_text = comp["per_sample"].replace("0=", "9=")
     assert cl.sample_paired_se({"per_sample": comp_text}, comp)[1] == 6
@@ -420,8 +432,12 @@ def test_figure12_points_carry_their_runs_and_the_paired_gain(tmp_path):
           "per_split": ["split 1: 61.00; split 2: 61.00"]}
     write_table("table1", pd.DataFrame(t1), tmp_path / "tables", {**PROV, "splits": "1,2"})
     row = _row(cl.evaluate(tmp_path, "unit", "embedded", parts=["video"]), "F12-1")
-    d_few, d_all = np.array([4.0, 5.0, 6.0]), np.array([1.0, 1.5, 0.0])
-    se = math.sqrt((d_few.std() / math.sqrt(4)) ** 2 + (d_all.std() / math.sqrt(4)) ** 2)
-    assert float(row["ours"]) == pytest.approx(5.0 - d_all.mean(), abs=1e-3)
+    # paired at 1 per class; with all labels (seeds) unpaired: each model's SE combined
+    d_few = np.array([4.0, 5.0, 6.0])
+    base_all, comp_all = np.array([60.0, 62.0, 61.0]), np.array([61.0, 63.5, 61.0])
+    se_all = math.hypot(base_all.std() / math.sqrt(4), comp_all.std() / math.sqrt(4))
+    se = math.hypot(d_few.std() / math.sqrt(4), se_all)
+    assert float(row["ours"]) == pytest.approx(5.0 - (comp_all - base_all).mean(), abs=1e-3)
     assert float(row["se"]) == pytest.approx(se, rel=1e-3)
-    assert "paired by labelled-set sample at 1 and" in row["notes"]
+    assert "paired by labelled-set sample at 1 videos/class" in row["notes"]
+    assert gain.loc["all", "std_acc"] == pytest.approx(math.hypot(base_all.std(), comp_all.std()))

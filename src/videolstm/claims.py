@@ -17,8 +17,9 @@ Standard errors (SE):
   classifier of a sample is trained on the same labelled videos, finetune.data.balanced_sample)
   are compared paired, from the cells' `per_sample` runs: d = A - B per (split, sample) and
   SE(A - B) = spread(d) / sqrt(n_pairs - S), spread(d) the within-split std of d (ddof 0)
-  averaged over splits, as the controls pair them. Without per-sample runs (or with one pair
-  per split): unpaired, sqrt(SE(A)^2 + SE(B)^2), or over the splits' means with one run each.
+  averaged over splits, as the controls pair them. With all labels the runs are training seeds
+  (one labelled set), which share nothing pairwise: unpaired, sqrt(SE(A)^2 + SE(B)^2), as where
+  the runs are not listed; with one run per split, the SE over the splits' paired means.
 """
 
 from __future__ import annotations
@@ -174,7 +175,8 @@ def per_sample_values(cell: dict) -> dict[tuple[int, int], float]:
     ('split 1: 0=25.00, 1=31.25; split 2: ...', videolstm.finetune.report.per_sample_text)."""
     out = {}
     for split, part in re.findall(r"split (\d+): ([^;]*)", cell.get("per_sample") or ""):
-        for sample, value in re.findall(r"(\d+)=(-?[0-9.]+)", part):
+        # 'seed k=' (all labels: training seeds, which share nothing pairwise) is never paired
+        for sample, value in re.findall(r"(?<!seed )\b(\d+)=(-?[0-9.]+)", part):
             out[(int(split), int(sample))] = float(value)
     return out
 
@@ -441,7 +443,7 @@ def _measure_cells(root: Path, artifact: str, column: str, a: str, others: tuple
     found.se, pairs, splits = sample_paired_se(cells[a], cells[best])
     if found.se is not None:
         found.notes.append(f"SE of the difference paired by labelled-set sample ({pairs} pairs "
-                           f"over {splits} split(s); at 'all' labels by training seed)")
+                           f"over {splits} split(s))")
         return found
     found.se = combined_se(cell_se(cells[a]), cell_se(cells[best]))
     if found.se is not None:
@@ -755,7 +757,8 @@ def render_md(rows: list[dict], config_name: str, data_source: str) -> str:
            f"> {RULE_TEXT}",
            "> SE: paired over test sequences (Moving MNIST, patches, lab report, Figures 7-8); "
            "for action recognition paired by labelled-set sample where both cells list their runs "
-           "(spread of the per-sample differences / sqrt(pairs - splits)), else "
+           "(spread of the per-sample differences / sqrt(pairs - splits)), else (and with all "
+           "labels, whose runs are training seeds) "
            "sqrt(SE_A^2 + SE_B^2) with SE = spread / sqrt(n - splits). "
            "Effects are A − B as written in the paper's column.", "",
            "| id | claim | where | paper effect | our effect (± SE) | verdict | notes | artifact |",

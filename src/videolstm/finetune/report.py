@@ -49,14 +49,17 @@ def _cell(runs: pd.DataFrame, row: str, column: str, **where) -> dict | None:
 
 
 def per_sample_text(runs: pd.DataFrame) -> str:
-    """Each run's accuracy by split and labelled-set sample (at 'all': training seed),
-    'split 1: 0=25.00, 1=31.25; split 2: ...' (videolstm.claims.per_sample_values reads it)."""
+    """Each run's accuracy by split and labelled-set sample, 'split 1: 0=25.00, 1=31.25; split 2:
+    ...' (videolstm.claims.per_sample_values reads it). With all labels there is one labelled set
+    and the runs are training seeds, 'seed 0=72.22, ...': two cells' seed k share nothing, so
+    they are listed but never paired."""
     if "sample" not in runs:  # runs from elsewhere that do not name their samples: no pairing
         return ""
     parts = []
     for split, g in runs.sort_values(["split", "sample"]).groupby("split", sort=True):
+        seed = "seed " if set(g["size"].astype(str)) == {"all"} else ""
         parts.append(f"split {int(split)}: " + ", ".join(
-            f"{int(s)}={v:.2f}" for s, v in zip(g["sample"], g["video_acc"], strict=True)))
+            f"{seed}{int(s)}={v:.2f}" for s, v in zip(g["sample"], g["video_acc"], strict=True)))
     return "; ".join(parts)
 
 
@@ -177,7 +180,8 @@ def figure12_data(runs: pd.DataFrame, cfg: dict) -> pd.DataFrame:
     `per_sample`; then the pretrained model's gain over the baseline on the same labelled sets
     (paired by split and sample, as the controls pair them: videolstm.finetune.controls.paired),
     as rows '<model> − Baseline LSTM, same labelled videos' whose mean_acc / std_acc are the gain
-    and the spread of the per-sample gains."""
+    and the spread of the per-sample gains (with all labels, whose runs are training seeds that
+    share nothing pairwise: the two models' spreads combined, sqrt(s_a^2 + s_b^2))."""
     from videolstm.finetune.controls import paired
 
     pre = cfg["finetune"].get("pretrained", "composite")
@@ -198,6 +202,9 @@ def figure12_data(runs: pd.DataFrame, cfg: dict) -> pd.DataFrame:
             continue
         gain = paired(g, pre, BASELINE, str(size))
         std = gain["spread"] if gain["samples"] > 1 else float("nan")
+        if size == "all":  # training seeds, not shared labelled sets: the two spreads combined
+            spreads = [split_stats(g[g["init"] == i])[1] for i in (pre, BASELINE)]
+            std = float(np.hypot(*spreads))
         rows.append({
             "dataset": DATASET_TITLES.get(ds, ds), "model": models[pre] + GAIN_SUFFIX,
             "size": size, "videos_per_class": _per_class(g, size), "mean_acc": gain["effect"],

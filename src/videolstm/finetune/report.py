@@ -256,7 +256,8 @@ def figure12(runs, cfg, out_dir) -> list[Path]:
             bottom.set_ylabel(f"{model.removesuffix(GAIN_SUFFIX)}\n− Baseline LSTM (points)",
                               fontsize=8)
         bottom.axhline(0.0, color="grey", linewidth=1)
-        bottom.set_title("gain on the same labelled videos (paired by sample)", fontsize=9)
+        bottom.set_title("gain on the same labelled videos (paired by sample; with all labels, "
+                         "seeds: the two spreads combined)", fontsize=8)
         bottom.set_xscale("log")
         # the sizes as plain numbers (1, 2, 5, 10, ...), not as powers of ten
         sizes = sorted(set(d["videos_per_class"]))

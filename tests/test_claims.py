@@ -372,8 +372,9 @@ def test_cells_trained_on_the_same_labelled_sets_are_compared_paired(tmp_path):
     from videolstm.finetune import report
 
     base = [[20.0, 40.0, 30.0, 50.0], [25.0, 45.0, 35.0, 15.0]]
-    accs = {"baseline": base, "composite": [[x + 2.0 + 0.1 * (k % 2) for k, x in enumerate(s)]
-                                            for s in base]}
+    # split 1: +2.0 / +2.1 alternating (std 0.05); split 2: +3.0 / +3.4 (std 0.2)
+    accs = {"baseline": base, "composite": [[x + g + w * (k % 2) for k, x in enumerate(s)]
+                                            for s, g, w in zip(base, (2.0, 3.0), (0.1, 0.4), strict=True)]}
     for other in ("autoencoder", "future", "cond_autoencoder", "cond_future"):
         accs[other] = base
     cfg = {"config_name": "unit", "data_source": "embedded",
@@ -384,11 +385,12 @@ def test_cells_trained_on_the_same_labelled_sets_are_compared_paired(tmp_path):
                   tmp_path / "tables")
     cells = cl.read_table(tmp_path / "tables" / "table3.csv")
     comp = cells[("Composite Model", "UCF-101 small")]
-    assert cl.per_sample_values(comp)[(2, 3)] == pytest.approx(17.1)  # each run, by split/sample
+    assert cl.per_sample_values(comp)[(2, 3)] == pytest.approx(18.4)  # each run, by split/sample
     row = _row(cl.evaluate(tmp_path, "unit", "embedded", parts=["video"]), "T3-1")
-    d = np.array([[2.0, 2.1, 2.0, 2.1]] * 2)  # per split: std (ddof 0) 0.05
+    d = np.array([[2.0, 2.1, 2.0, 2.1], [3.0, 3.4, 3.0, 3.4]])
     assert float(row["ours"]) == pytest.approx(d.mean(), abs=1e-3)
-    assert float(row["se"]) == pytest.approx(0.05 / math.sqrt(8 - 2), rel=1e-3)
+    # the within-split stds (0.05, 0.2) averaged; the gap between the splits' gains is no spread
+    assert float(row["se"]) == pytest.approx(0.125 / math.sqrt(8 - 2), rel=1e-3)
     assert row["verdict"] == cl.REPRODUCED and "paired by labelled-set sample" in row["notes"]
     unpaired = cl.combined_se(cl.cell_se(comp), cl.cell_se(cells[("Future Predictor",
                                                                   "UCF-101 small")]))
@@ -402,9 +404,17 @@ def test_cells_trained_on_the_same_labelled_sets_are_compared_paired(tmp_path):
     assert float(t3_all["se"]) == pytest.approx(cl.combined_se(*map(cl.cell_se, all_cells)),
                                                 rel=1e-5)
     assert t3_all["verdict"] == cl.INCONCLUSIVE and "unpaired" in t3_all["notes"]
-    # pairs are (split, sample): the same gains on other samples' runs pair nothing up
+    # pairs are (split, sample): the same gains on other samples' runs pair nothing up, and two
+    # cells that do not list the same runs are not paired at all (the effect, a difference of
+    # the cells' means, would then not be the mean of the pairs the SE is made from)
     comp_text = comp["per_sample"].replace("0=", "9=")
-    assert cl.sample_paired_se({"per_sample": comp_text}, comp)[1] == 6
+    assert cl.sample_paired_se({"per_sample": comp_text}, comp)[:2] == (None, 6)
+    missing = {"per_sample": comp["per_sample"].replace(", 3=18.40", "")}
+    assert cl.sample_paired_se(missing, comp)[0] is None
+    assert cl.sample_paired_se({"per_sample": "split 1: 0=nan, 1=3.00"},
+                               {"per_sample": "split 1: 0=1.00, 1=2.00"})[0] is None
+    assert cl.per_sample_values({"per_sample": "split 2: 0=1e-05, 12=-3.50, seed 10=9.00"}) == {
+        (2, 0): 1e-05, (2, 12): -3.5}
 
 
 def test_figure12_points_carry_their_runs_and_the_paired_gain(tmp_path):

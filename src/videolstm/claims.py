@@ -19,7 +19,8 @@ Standard errors (SE):
   SE(A - B) = spread(d) / sqrt(n_pairs - S), spread(d) the within-split std of d (ddof 0)
   averaged over splits, as the controls pair them. With all labels the runs are training seeds
   (one labelled set), which share nothing pairwise: unpaired, sqrt(SE(A)^2 + SE(B)^2), as where
-  the runs are not listed; with one run per split, the SE over the splits' paired means.
+  the runs are not listed or the two cells do not list the same runs (two or more per split);
+  with one run per split, the SE over the splits' paired means.
 """
 
 from __future__ import annotations
@@ -172,27 +173,34 @@ def split_paired_se(a: dict, b: dict) -> float | None:
 
 def per_sample_values(cell: dict) -> dict[tuple[int, int], float]:
     """Each run's value by (split, sample), from a cell's `per_sample` text
-    ('split 1: 0=25.00, 1=31.25; split 2: ...', videolstm.finetune.report.per_sample_text)."""
+    ('split 1: 0=25.00, 1=31.25; split 2: ...', videolstm.finetune.report.per_sample_text).
+    A value that is not a finite number is kept as nan (sample_paired_se then does not pair)."""
     out = {}
     for split, part in re.findall(r"split (\d+): ([^;]*)", cell.get("per_sample") or ""):
         # 'seed k=' (all labels: training seeds, which share nothing pairwise) is never paired
-        for sample, value in re.findall(r"(?<!seed )\b(\d+)=(-?[0-9.]+)", part):
-            out[(int(split), int(sample))] = float(value)
+        for sample, text in re.findall(r"(?<!seed )\b(\d+)=([^,;\s]+)", part):
+            value = _num(text)
+            out[(int(split), int(sample))] = value if value is not None else math.nan
     return out
 
 
 def sample_paired_se(a: dict, b: dict) -> tuple[float | None, int, int]:
-    """SE of A - B over the runs the two cells share a (split, sample) for (module docstring):
-    (SE, pairs, splits); SE None without a split of two pairs or more."""
+    """SE of A - B paired by (split, sample) (module docstring): (SE, pairs, splits). Only when
+    the two cells list the same runs, every value finite, at least two per split, so that the
+    effect (the difference of the cells' means) is the mean of exactly these pairs; otherwise
+    (None, pairs, splits) and the caller falls back to the unpaired SE."""
     pa, pb = per_sample_values(a), per_sample_values(b)
     by_split: dict[int, list[float]] = {}
     for key in sorted(set(pa) & set(pb)):
         by_split.setdefault(key[0], []).append(pa[key] - pb[key])
+    pairs, splits = sum(map(len, by_split.values())), len(by_split)
+    complete = (pa and set(pa) == set(pb) and all(map(math.isfinite, [*pa.values(), *pb.values()]))
+                and all(len(d) > 1 for d in by_split.values()))
+    if not complete:
+        return None, pairs, splits
     stds = [math.sqrt(sum((x - sum(d) / len(d)) ** 2 for x in d) / len(d))
-            for d in by_split.values() if len(d) > 1]
-    pairs = sum(map(len, by_split.values()))
-    spread = sum(stds) / len(stds) if stds else None
-    return mean_se(spread, pairs, len(by_split)), pairs, len(by_split)
+            for d in by_split.values()]
+    return mean_se(sum(stds) / len(stds), pairs, splits), pairs, splits
 
 
 def cell_se(cell: dict) -> float | None:

@@ -62,7 +62,7 @@ def paired(runs: pd.DataFrame, a: str, b: str, size: str) -> dict:
         "reference_acc": float(wide[b].groupby(level="split").mean().mean()),
         "effect": float(diff.mean().mean()),
         "spread": max(float(diff.std(ddof=0).mean()), step),
-        "splits": int(diff.ngroups), "samples": int(diff.size().min()),
+        "splits": int(diff.ngroups), "samples": int(diff.count().min()),
     }
 
 

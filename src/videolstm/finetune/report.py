@@ -181,7 +181,8 @@ def figure12_data(runs: pd.DataFrame, cfg: dict) -> pd.DataFrame:
     (paired by split and sample, as the controls pair them: videolstm.finetune.controls.paired),
     as rows '<model> − Baseline LSTM, same labelled videos' whose mean_acc / std_acc are the gain
     and the spread of the per-sample gains (with all labels, whose runs are training seeds that
-    share nothing pairwise: the two models' spreads combined, sqrt(s_a^2 + s_b^2))."""
+    share nothing pairwise: the two models' spreads combined, sqrt(s_a^2 + s_b^2)). Fine-tuning
+    runs carry no n_test, so the controls' one-test-video floor on the spread does not apply."""
     from videolstm.finetune.controls import paired
 
     pre = cfg["finetune"].get("pretrained", "composite")
@@ -256,8 +257,8 @@ def figure12(runs, cfg, out_dir) -> list[Path]:
             bottom.set_ylabel(f"{model.removesuffix(GAIN_SUFFIX)}\n− Baseline LSTM (points)",
                               fontsize=8)
         bottom.axhline(0.0, color="grey", linewidth=1)
-        bottom.set_title("gain on the same labelled videos (paired by sample; with all labels, "
-                         "seeds: the two spreads combined)", fontsize=8)
+        bottom.set_title("gain on the same labelled videos\n(paired by sample; all labels: "
+                         "seeds, spreads combined)", fontsize=8)
         bottom.set_xscale("log")
         # the sizes as plain numbers (1, 2, 5, 10, ...), not as powers of ten
         sizes = sorted(set(d["videos_per_class"]))

@@ -31,6 +31,7 @@ import json
 import math
 import os
 import re
+import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,9 +199,8 @@ def sample_paired_se(a: dict, b: dict) -> tuple[float | None, int, int]:
                 and all(len(d) > 1 for d in by_split.values()))
     if not complete:
         return None, pairs, splits
-    stds = [math.sqrt(sum((x - sum(d) / len(d)) ** 2 for x in d) / len(d))
-            for d in by_split.values()]
-    return mean_se(sum(stds) / len(stds), pairs, splits), pairs, splits
+    stds = [statistics.pstdev(d) for d in by_split.values()]  # within-split std, ddof 0
+    return mean_se(statistics.fmean(stds), pairs, splits), pairs, splits
 
 
 def cell_se(cell: dict) -> float | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,20 @@ def test_verdict_rule(effect, se, kwargs, expected):
 def test_verdict_follows_the_papers_sign():
     assert cl.verdict(3.0, 1.0, +1) == cl.REPRODUCED
     assert cl.verdict(-3.0, 1.0, +1) == cl.CONTRADICTED
+
+
+def test_a_contradiction_by_the_best_of_several_needs_the_union_bound():
+    """B picked as the best of k rows by our own numbers looks better than it is: 'A is worse
+    than the best' must clear the bar that keeps k comparisons' false rate at one's."""
+    nd = statistics.NormalDist()
+    assert cl.contradiction_z(1) == cl.Z
+    for k in (2, 3, 4):
+        assert k * nd.cdf(-cl.contradiction_z(k)) == pytest.approx(nd.cdf(-cl.Z))
+    assert 2.5 < cl.contradiction_z(4) < 2.55
+    assert cl.verdict(2.3, 1.0, -1) == cl.CONTRADICTED                      # one comparison
+    assert cl.verdict(2.3, 1.0, -1, picked_from=4) == cl.INCONCLUSIVE       # best of 4
+    assert cl.verdict(2.6, 1.0, -1, picked_from=4) == cl.CONTRADICTED
+    assert cl.verdict(-2.3, 1.0, -1, picked_from=4) == cl.REPRODUCED  # the pick only hinders this
 
 
 def test_standard_errors_by_hand():
@@ -415,6 +430,29 @@ def test_cells_trained_on_the_same_labelled_sets_are_compared_paired(tmp_path):
                                {"per_sample": "split 1: 0=1.00, 1=2.00"})[0] is None
     assert cl.per_sample_values({"per_sample": "split 2: 0=1e-05, 12=-3.50, seed 10=9.00"}) == {
         (2, 0): 1e-05, (2, 12): -3.5}
+
+
+@pytest.mark.parametrize(("g", "verdict"), [(-0.06, cl.INCONCLUSIVE), (0.5, cl.CONTRADICTED)])
+def test_table3_worse_than_the_best_of_four_is_judged_at_the_union_bound(tmp_path, g, verdict):
+    """T3 picks its 'best other' out of four rows by our own numbers: the Future Predictor ahead
+    of the Composite by 2.3 paired SEs (g = -0.06) is not a contradiction, by 3.7 (g = 0.5) is."""
+    from videolstm.finetune import report
+
+    base = [[20.0, 40.0, 30.0, 50.0], [25.0, 45.0, 35.0, 15.0]]
+    # the Future Predictor's lead alternates g, g + 2 on both splits: within-split std 1.0
+    accs = {init: base for init in ("baseline", "composite", "autoencoder", "cond_autoencoder",
+                                    "cond_future")}
+    accs["future"] = [[x + g + 2.0 * (k % 2) for k, x in enumerate(s)] for s in base]
+    cfg = {"config_name": "unit", "data_source": "embedded",
+           "finetune": {"pretrained": "composite", "small": {"ucf101": 2}}}
+    report.table3(_sample_runs(accs), cfg, tmp_path / "tables")
+    row = _row(cl.evaluate(tmp_path, "unit", "embedded", parts=["video"]), "T3-1")
+    assert float(row["ours"]) == pytest.approx(-(g + 1.0), abs=1e-3)
+    assert float(row["se"]) == pytest.approx(1.0 / math.sqrt(8 - 2), rel=1e-3)
+    assert "best other: Future Predictor" in row["notes"]
+    assert row["verdict"] == verdict
+    if verdict == cl.INCONCLUSIVE:
+        assert "best of 4" in row["why"]
 
 
 def test_figure12_points_carry_their_runs_and_the_paired_gain(tmp_path):

@@ -57,7 +57,14 @@ def test_a_contradiction_by_the_best_of_several_needs_the_union_bound():
     assert cl.verdict(2.3, 1.0, -1) == cl.CONTRADICTED                      # one comparison
     assert cl.verdict(2.3, 1.0, -1, picked_from=4) == cl.INCONCLUSIVE       # best of 4
     assert cl.verdict(2.6, 1.0, -1, picked_from=4) == cl.CONTRADICTED
-    assert cl.verdict(-2.3, 1.0, -1, picked_from=4) == cl.REPRODUCED  # the pick only hinders this
+    assert cl.verdict(-2.3, 1.0, -1, picked_from=4) == cl.REPRODUCED  # the paper's way keeps Z
+    assert cl.verdict(1.9, 1.0, -1, picked_from=4) == cl.INCONCLUSIVE
+    assert cl.why_inconclusive(cl.Finding(effect=1.9, se=1.0, picked_from=4)) == "within 2 SE"
+    assert "best of 4" in cl.why_inconclusive(cl.Finding(effect=2.3, se=1.0, picked_from=4))
+    assert cl.why_inconclusive(cl.Finding(effect=2.3, se=math.nan)) == "no spread estimate"
+    cl.all_claims()  # every claim that picks its B states that A beats it (the bar's direction)
+    with pytest.raises(ValueError, match="T9"):
+        cl._check_pick("T9", ("x", "y"), -0.5, +1)
 
 
 def test_standard_errors_by_hand():

@@ -387,20 +387,25 @@ def _sample_runs(accs: dict[str, list[list[float]]], size: str = "2") -> pd.Data
         for k, acc in enumerate(samples)])
 
 
+# Table 3 runs of two splits x four labelled-set samples, and the config its claims read
+SAMPLE_ACCS = [[20.0, 40.0, 30.0, 50.0], [25.0, 45.0, 35.0, 15.0]]
+T3_CFG = {"config_name": "unit", "data_source": "embedded",
+          "finetune": {"pretrained": "composite", "small": {"ucf101": 2}}}
+
+
 def test_cells_trained_on_the_same_labelled_sets_are_compared_paired(tmp_path):
     """Every classifier of a (split, sample) is trained on the same labelled videos, so which
     videos were drawn moves all of them together: the SE of a difference is that of the paired
     differences. The unpaired SE leaves a steady +2 gain inside the samples' 10-point spread."""
     from videolstm.finetune import report
 
-    base = [[20.0, 40.0, 30.0, 50.0], [25.0, 45.0, 35.0, 15.0]]
+    base = SAMPLE_ACCS
     # split 1: +2.0 / +2.1 alternating (std 0.05); split 2: +3.0 / +3.4 (std 0.2)
     accs = {"baseline": base, "composite": [[x + g + w * (k % 2) for k, x in enumerate(s)]
                                             for s, g, w in zip(base, (2.0, 3.0), (0.1, 0.4), strict=True)]}
     for other in ("autoencoder", "future", "cond_autoencoder", "cond_future"):
         accs[other] = base
-    cfg = {"config_name": "unit", "data_source": "embedded",
-           "finetune": {"pretrained": "composite", "small": {"ucf101": 2}}}
+    cfg = T3_CFG
     seeds = {init: [[60.0, 70.0, 65.0, 75.0]] * 2 for init in accs}
     seeds["composite"] = [[62.0, 72.0, 67.0, 77.0]] * 2  # +2 on every seed number: no pairing
     report.table3(pd.concat([_sample_runs(accs), _sample_runs(seeds, size="all")]), cfg,
@@ -445,13 +450,12 @@ def test_table3_worse_than_the_best_of_four_is_judged_at_the_union_bound(tmp_pat
     of the Composite by 2.3 paired SEs (g = -0.06) is not a contradiction, by 3.7 (g = 0.5) is."""
     from videolstm.finetune import report
 
-    base = [[20.0, 40.0, 30.0, 50.0], [25.0, 45.0, 35.0, 15.0]]
+    base = SAMPLE_ACCS
     # the Future Predictor's lead alternates g, g + 2 on both splits: within-split std 1.0
     accs = {init: base for init in ("baseline", "composite", "autoencoder", "cond_autoencoder",
                                     "cond_future")}
     accs["future"] = [[x + g + 2.0 * (k % 2) for k, x in enumerate(s)] for s in base]
-    cfg = {"config_name": "unit", "data_source": "embedded",
-           "finetune": {"pretrained": "composite", "small": {"ucf101": 2}}}
+    cfg = T3_CFG
     report.table3(_sample_runs(accs), cfg, tmp_path / "tables")
     row = _row(cl.evaluate(tmp_path, "unit", "embedded", parts=["video"]), "T3-1")
     assert float(row["ours"]) == pytest.approx(-(g + 1.0), abs=1e-3)

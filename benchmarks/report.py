@@ -20,6 +20,7 @@ ORDER = [
     "moving_mnist_generation",
     "percept_extraction",
     "finetune_sweep",
+    "finetune_bank_step",
 ]
 
 

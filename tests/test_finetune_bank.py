@@ -51,8 +51,8 @@ def test_pretrained_init_copies_encoder_weights():
         bank.load_lstm(r, e)
     for r, e in enumerate(encs):
         for k, layer in enumerate(e.layers):
-            assert torch.equal(bank.w_ih[k][r], layer.weight_ih)
-            assert torch.equal(bank.w_hh[k][r], layer.weight_hh)
+            assert torch.equal(bank.w_ih[k][r].t(), layer.weight_ih)
+            assert torch.equal(bank.w_hh[k][r].t(), layer.weight_hh)
             assert torch.equal(bank.bias[k][r], layer.bias)
             assert torch.equal(bank.peep[k][r], layer.peephole)
 
@@ -169,7 +169,7 @@ def test_frozen_peepholes_stay_as_loaded_and_the_rest_trains():
         bank = train_lstm_group(p, labels, 4, [np.arange(40)], [enc], [0], cfg)
         for k, layer in enumerate(enc.layers):
             assert torch.equal(bank.peep[k][0], layer.peephole) == freeze
-            assert not torch.equal(bank.w_hh[k][0], layer.weight_hh)
+            assert not torch.equal(bank.w_hh[k][0].t(), layer.weight_hh)
 
 
 def test_single_frame_dropout_acts_in_training_only_and_changes_training():

@@ -1,8 +1,10 @@
 """Many classifiers trained together: parameters stacked over a leading run dimension.
 
 `LSTMBank` holds R independent LSTM classifiers of one architecture (input D, hidden H, L layers):
-per layer W_ih (R, 4H, D), W_hh (R, 4H, H), bias (R, 4H), peepholes (R, 3, H) (the equations of
-videolstm.lstm.PeepholeLSTM, gate order i, f, g, o), and a softmax layer (R, C, H), (R, C). One
+per layer W_ih (R, D, 4H), W_hh (R, H, 4H), bias (R, 4H), peepholes (R, 3, H) (the equations of
+videolstm.lstm.PeepholeLSTM, gate order i, f, g, o), and a softmax layer (R, H, C), (R, C). The
+weights are stored transposed (input side first), as the batched matmuls take them: their
+gradients then come out contiguous, where a transposed view's had to be copied at every step. One
 forward pass runs all R classifiers with batched matmuls (torch.bmm / baddbmm), each on its own
 minibatch: x (R, T, B, D) (run first, then time-first) -> logits (R, T, B, C).
 
@@ -65,11 +67,11 @@ class LSTMBank(nn.Module):
         self.peep = nn.ParameterList()
         for k in range(layers):
             d = input_dim if k == 0 else hidden
-            self.w_ih.append(nn.Parameter(torch.zeros(runs, 4 * hidden, d, **z)))
-            self.w_hh.append(nn.Parameter(torch.zeros(runs, 4 * hidden, hidden, **z)))
+            self.w_ih.append(nn.Parameter(torch.zeros(runs, d, 4 * hidden, **z)))
+            self.w_hh.append(nn.Parameter(torch.zeros(runs, hidden, 4 * hidden, **z)))
             self.bias.append(nn.Parameter(torch.zeros(runs, 4 * hidden, **z)))
             self.peep.append(nn.Parameter(torch.zeros(runs, 3, hidden, **z), requires_grad=peephole))
-        self.head_w = nn.Parameter(torch.zeros(runs, classes, hidden, **z))
+        self.head_w = nn.Parameter(torch.zeros(runs, hidden, classes, **z))
         self.head_b = nn.Parameter(torch.zeros(runs, classes, **z))
 
     # ---- initialisation -------------------------------------------------------------------
@@ -85,8 +87,8 @@ class LSTMBank(nn.Module):
             )
         for k, layer in enumerate(lstm.layers):
             p = layer_params(layer)
-            self.w_ih[k][r].copy_(p["w_ih"])
-            self.w_hh[k][r].copy_(p["w_hh"])
+            self.w_ih[k][r].copy_(p["w_ih"].t())
+            self.w_hh[k][r].copy_(p["w_hh"].t())
             self.bias[k][r].copy_(p["bias"])
             self.peep[k][r].copy_(p["peep"] if self.peephole else torch.zeros_like(p["peep"]))
 
@@ -95,39 +97,36 @@ class LSTMBank(nn.Module):
         w = torch.empty(self.classes, self.hidden, device="cpu")  # seeded on the host: any device
         bound = self.hidden ** -0.5 if scheme == "paper" else 0.01
         w.uniform_(-bound, bound, generator=generator)
-        self.head_w[r].copy_(w)
+        self.head_w[r].copy_(w.t())
         self.head_b[r].zero_()
 
     # ---- forward -------------------------------------------------------------------------
     def _layer(self, k: int, gx: Tensor) -> Tensor:
         """Recurrence of layer k for all runs: gx (R, T, N, 4H) -> outputs (R, T, N, H)."""
         R, T, N, _ = gx.shape
-        w_hh_t = self.w_hh[k].transpose(1, 2)  # (R, H, 4H)
+        w_hh = self.w_hh[k]  # (R, H, 4H)
         peep = self.peep[k]
         p_i, p_f, p_o = peep[:, 0, None, :], peep[:, 1, None, :], peep[:, 2, None, :]
         h = gx.new_zeros(R, N, self.hidden)
         c = gx.new_zeros(R, N, self.hidden)
         outs = []
-        for t in range(T):
-            gates = gx[:, t] + torch.bmm(h, w_hh_t)  # (baddbmm is far slower on CPU)
-            gi, gf, gg, go = gates.chunk(4, dim=-1)
-            i = torch.sigmoid(gi + p_i * c)
-            f = torch.sigmoid(gf + p_f * c)
-            c = f * c + i * torch.tanh(gg)
-            o = torch.sigmoid(go + p_o * c)
-            h = o * torch.tanh(c)
+        # unbind, not gx[:, t]: indexing's backward writes a zero tensor of gx's whole size per
+        # step (a quarter of a training step's time); unbind's backward is one stack
+        for gx_t in gx.unbind(1):
+            # (baddbmm is far slower on CPU)
+            h, c = peephole_cell(gx_t + torch.bmm(h, w_hh), c, p_i, p_f, p_o)
             outs.append(h)
         return torch.stack(outs, dim=1)
 
     def _project(self, k: int, x: Tensor) -> Tensor:
         """Input projection of all steps: x (R, T, N, D) or shared (T, N, D) -> (R, T, N, 4H)."""
-        w_t = self.w_ih[k].transpose(1, 2)  # (R, D, 4H)
+        w = self.w_ih[k]  # (R, D, 4H)
         if x.dim() == 3:  # the same input for every run (evaluation)
             T, N, D = x.shape
-            out = torch.matmul(x.reshape(1, T * N, D), w_t)
+            out = torch.matmul(x.reshape(1, T * N, D), w)
         else:
             R, T, N, D = x.shape
-            out = torch.bmm(x.reshape(R, T * N, D), w_t)
+            out = torch.bmm(x.reshape(R, T * N, D), w)
         out = out + self.bias[k][:, None, :]
         return out.view(self.runs, T, N, -1)
 
@@ -148,11 +147,23 @@ class LSTMBank(nn.Module):
         """Logits at every step (R, T, N, C)."""
         h = self._dropout(self.features(x, dropout, generators), dropout, generators)
         R, T, N, H = h.shape
-        logits = torch.bmm(h.reshape(R, T * N, H), self.head_w.transpose(1, 2))
+        logits = torch.bmm(h.reshape(R, T * N, H), self.head_w)
         return logits.view(R, T, N, -1) + self.head_b[:, None, None, :]
 
     def _dropout(self, h: Tensor, p: float, generators) -> Tensor:
         return run_dropout(h, p, generators) if self.training else h
+
+
+def peephole_cell(gates: Tensor, c: Tensor, p_i: Tensor, p_f: Tensor, p_o: Tensor
+                  ) -> tuple[Tensor, Tensor]:
+    """One step of videolstm.lstm.PeepholeLSTM's equations from the gate pre-activations
+    (i, f, g, o): the new (h, c)."""
+    gi, gf, gg, go = gates.chunk(4, dim=-1)
+    i = torch.sigmoid(gi + p_i * c)
+    f = torch.sigmoid(gf + p_f * c)
+    c = f * c + i * torch.tanh(gg)
+    o = torch.sigmoid(go + p_o * c)
+    return o * torch.tanh(c), c
 
 
 def run_dropout(h: Tensor, p: float, generators: list[torch.Generator] | None) -> Tensor:

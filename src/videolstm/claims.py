@@ -55,21 +55,25 @@ def contradiction_z(picked_from: int = 1) -> float:
     """SEs a contradiction must exceed when B is the best of `picked_from` rows by our own numbers.
     Picking the best makes B look better than it is (the winner's curse), which helps exactly the
     'A is worse than the best other' direction; the union bound over the rows keeps its false
-    rate at most at that of one comparison at Z. (The paper's direction, A beats the best, keeps
-    Z: the pick only lowers the effect, and, when the rows' SEs are alike, its ratio to the SE.)
-    Every claim that picks states the paper's direction as 'A beats the best' (_check_pick)."""
+    rate at most at that of one comparison at Z. (The paper's direction, A beats the best, asks A
+    to beat every other row by Z SEs of that pair, `verdict`'s rivals: an intersection-union
+    test, whose false rate is at most one comparison's whatever the rows' SEs.) Every claim that
+    picks states the paper's direction as 'A beats the best' (_check_pick)."""
     if picked_from <= 1:
         return Z
     return statistics.NormalDist().inv_cdf(1 - statistics.NormalDist().cdf(-Z) / picked_from)
 
 
 def verdict(effect: float | None, se: float | None, expected_sign: int, *, ran: bool = True,
-            learned: bool = True, fair: bool = True, picked_from: int = 1) -> str:
+            learned: bool = True, fair: bool = True, picked_from: int = 1,
+            rivals: Iterable[tuple[float, float | None]] = ()) -> str:
     """The one rule. Not run: no result. Inconclusive: no spread estimate (or a zero one), a model
     compared that did not learn (it tests neither direction), a winner that also had the larger
     training budget (`fair` False: the budget may explain the difference), or |effect| <= Z * SE
     (contradiction_z(picked_from) * SE against the paper's sign, where B is the best of several).
-    Otherwise reproduced when the effect has the paper's sign, contradicted when it has the other."""
+    Otherwise reproduced when the effect has the paper's sign, contradicted when it has the other;
+    where B was picked from several, reproduced needs A to beat each of them, `rivals` (A's
+    effect over that row, the pair's SE), by Z SEs too (the intersection-union test)."""
     if not ran or effect is None or not math.isfinite(effect):
         return NOT_RUN
     if not (learned and fair) or se is None or not math.isfinite(se) or se <= 0:
@@ -77,10 +81,18 @@ def verdict(effect: float | None, se: float | None, expected_sign: int, *, ran: 
     papers_sign = (effect > 0) == (expected_sign > 0)
     if abs(effect) <= (Z if papers_sign else contradiction_z(picked_from)) * se:
         return INCONCLUSIVE
+    if papers_sign and not all(_beats(e, s, expected_sign) for e, s in rivals):
+        return INCONCLUSIVE
     return REPRODUCED if papers_sign else CONTRADICTED
 
 
-def why_inconclusive(found: Finding) -> str:
+def _beats(effect: float, se: float | None, expected_sign: int) -> bool:
+    """A's effect over one row has the paper's sign beyond Z of the pair's SE."""
+    return (se is not None and math.isfinite(se) and se > 0
+            and effect * expected_sign > Z * se)
+
+
+def why_inconclusive(found: Finding, expected_sign: int) -> str:
     """The first reason `verdict` found, in a few words (the claims summary shows it)."""
     if not found.learned:
         return "a compared model did not learn"
@@ -89,8 +101,13 @@ def why_inconclusive(found: Finding) -> str:
     if found.se is None or not math.isfinite(found.se) or found.se <= 0:
         return "no spread estimate"
     if found.effect is not None and abs(found.effect) > Z * found.se:
-        return (f"within {contradiction_z(found.picked_from):.2f} SE, the bar for worse than the "
-                f"best of {found.picked_from}")
+        if (found.effect > 0) != (expected_sign > 0):
+            return (f"within {contradiction_z(found.picked_from):.2f} SE, the bar for worse than "
+                    f"the best of {found.picked_from}")
+        row, (effect, se) = next((r, v) for r, v in found.rivals.items()
+                                 if not _beats(*v, expected_sign))
+        return (f"beats the best by {Z:g} SE but not {row} by {Z:g} of that pair's SE ("
+                f"{_fmt_effect(effect, se)})")
     return f"within {Z:g} SE"
 
 
@@ -104,6 +121,8 @@ class Finding:
     learned: bool = True
     fair: bool = True
     picked_from: int = 1  # B is the best of this many rows by our own numbers (contradiction_z)
+    # where B was picked: A's effect over each of the rows, with that pair's SE (verdict)
+    rivals: dict[str, tuple[float, float | None]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def check_budget(self, steps: dict[str, int | None], winner: str, loser: str) -> None:
@@ -309,7 +328,7 @@ def _measure_t2(root: Path, domain: str, a: str, others: tuple[str, ...]) -> Fin
                                "tests nothing")
     # the SE comes from per-sequence losses of the very runs in the table (checked by their means)
     per_seq, why, steps = {}, "", {}
-    for r in (a, best):
+    for r in (a, *others) if len(others) > 1 else (a, best):  # a pick: every row (rivals)
         ev = read_json(root / "eval" / domain / f"{r}.json")
         steps[T2_ROWS[r]] = (ev or {}).get("step")
         losses = (ev or {}).get("per_sequence", {}).get("future_loss")
@@ -323,6 +342,9 @@ def _measure_t2(root: Path, domain: str, a: str, others: tuple[str, ...]) -> Fin
     else:
         found.se = paired_se(per_seq[a], per_seq[best])
         found.notes.append(f"SE paired over {len(per_seq[a])} test sequences")
+        if len(others) > 1:
+            found.rivals = {T2_ROWS[r]: (ours[a] - ours[r], paired_se(per_seq[a], per_seq[r]))
+                            for r in others}
         lower = found.effect < 0
         found.check_budget(steps, T2_ROWS[a] if lower else T2_ROWS[best],
                            T2_ROWS[best] if lower else T2_ROWS[a])
@@ -476,23 +498,30 @@ def _measure_cells(root: Path, artifact: str, column: str, a: str, others: tuple
             found.notes.append(f"{r} is at or below chance ({chance:.1f}%): the comparison tests "
                                "nothing")
     _check_encoders(root, found, (a, best), column)
-    n = [int(_num(cells[r]["n"]) or 0) for r in (a, best)]
-    found.se, pairs, splits = sample_paired_se(cells[a], cells[best])
-    if found.se is not None:
-        found.notes.append(f"SE of the difference paired by labelled-set sample ({pairs} pairs "
-                           f"over {splits} split(s))")
-        return found
-    found.se = combined_se(cell_se(cells[a]), cell_se(cells[best]))
-    if found.se is not None:
-        found.notes.append(f"SE unpaired from spread and n (n = {n[0]}, {n[1]} runs)")
-    else:
-        found.se = split_paired_se(cells[a], cells[best])
-        splits = len(set(per_split_values(cells[a])) & set(per_split_values(cells[best])))
-        found.notes.append(f"SE of the paired difference over {splits} splits (one run per "
-                           "split)" if found.se is not None else
-                           f"no SE: n = {n[0]}, {n[1]} runs (one per split or no spread) on "
-                           f"{splits} split(s)")
+    found.se, note = _cells_se(cells[a], cells[best])
+    found.notes.append(note)
+    if len(others) > 1:
+        found.rivals = {r: (ours[a] - ours[r], _cells_se(cells[a], cells[r])[0]) for r in others}
     return found
+
+
+def _cells_se(a: dict, b: dict) -> tuple[float | None, str]:
+    """SE of cell a minus cell b, and how it was found: paired by labelled-set sample where both
+    list their runs, else unpaired from spread and n, else paired over splits."""
+    se, pairs, splits = sample_paired_se(a, b)
+    if se is not None:
+        return se, (f"SE of the difference paired by labelled-set sample ({pairs} pairs over "
+                    f"{splits} split(s))")
+    n = [int(_num(c["n"]) or 0) for c in (a, b)]
+    se = combined_se(cell_se(a), cell_se(b))
+    if se is not None:
+        return se, f"SE unpaired from spread and n (n = {n[0]}, {n[1]} runs)"
+    se = split_paired_se(a, b)
+    splits = len(set(per_split_values(a)) & set(per_split_values(b)))
+    return se, (f"SE of the paired difference over {splits} splits (one run per split)"
+                if se is not None else
+                f"no SE: n = {n[0]}, {n[1]} runs (one per split or no spread) on {splits} "
+                "split(s)")
 
 
 def _fig12_claim(cid: str, dataset: str, paper_all: str) -> Claim:
@@ -743,7 +772,8 @@ def evaluate(root: str | Path, config_name: str, data_source: str,
         else:
             found = c.measure(root)
         v = verdict(found.effect, found.se, c.expected_sign, ran=found.ran,
-                    learned=found.learned, fair=found.fair, picked_from=found.picked_from)
+                    learned=found.learned, fair=found.fair, picked_from=found.picked_from,
+                    rivals=found.rivals.values())
         notes = list(found.notes)
         if v != NOT_RUN and data_source == "real" and c.paper_num:  # magnitudes only on its data
             notes.append(f"magnitude: ours / paper = {found.effect / c.paper_num:.2f}")
@@ -756,7 +786,8 @@ def evaluate(root: str | Path, config_name: str, data_source: str,
                            and found.effect is not None else NOT_RUN),
             "verdict": v, "notes": "; ".join(notes), "config": config_name,
             "data_source": data_source, "artifact": f"{root.as_posix()}/{c.artifact}",
-            "short": c.short, "why": why_inconclusive(found) if v == INCONCLUSIVE else "",
+            "short": c.short,
+            "why": why_inconclusive(found, c.expected_sign) if v == INCONCLUSIVE else "",
         })
     return rows
 
@@ -779,7 +810,8 @@ def _md(text: str) -> str:
 
 
 RULE_TEXT = (f"Verdict: reproduced = our effect has the paper's sign and exceeds {Z:g} standard "
-             f"errors; contradicted = the opposite sign beyond {Z:g} SE, or where B is the best "
+             "errors (where B is the best of several rows, A beats each of them by "
+             f"{Z:g} SE of that pair); contradicted = the opposite sign beyond {Z:g} SE, or where B is the best "
              "of k rows by our own numbers beyond "
              + ", ".join(f"{contradiction_z(k):.2f}" for k in (2, 3, 4))
              + " SE for k = 2, 3, 4 (the winner's curse); inconclusive = within that bar, "

@@ -148,6 +148,26 @@ def test_stale_or_missing_per_sequence_losses_give_no_se(tmp_path):
     assert "not the run in Table 2" in m1["notes"]
 
 
+@pytest.mark.parametrize("shift", [-20.0, +20.0])
+def test_table2_best_of_three_needs_every_rivals_losses_only_to_be_reproduced(tmp_path, shift):
+    """T2-M3 picks the best of three rows. Reproduced (the conditional composite 20 lower) needs
+    A's paired SE against every row, so a rival's missing evaluation leaves it inconclusive; a
+    contradiction (20 higher than the best) rests on the best row alone and stands."""
+    rows = {"future": [400.0, 410.0, 420.0, 430.0], "composite": [390.0, 401.0, 409.0, 420.0],
+            "cond_future": [395.0, 405.0, 415.0, 425.0]}
+    rows["composite_cond"] = [x + shift + (k % 2) for k, x in enumerate(rows["composite"])]
+    _table2(tmp_path, {r: (np.mean(v), "") for r, v in rows.items()})
+    for run, losses in rows.items():
+        _eval(tmp_path, run, losses)
+    expected = cl.REPRODUCED if shift < 0 else cl.CONTRADICTED
+    m3 = _row(cl.evaluate(tmp_path, "unit", "embedded", parts=["mnist"]), "T2-M3")
+    assert m3["verdict"] == expected and "best other: Composite Model" in m3["notes"]
+    (tmp_path / "eval" / "mnist" / "cond_future.json").unlink()
+    m3 = _row(cl.evaluate(tmp_path, "unit", "embedded", parts=["mnist"]), "T2-M3")
+    assert m3["verdict"] == (cl.INCONCLUSIVE if shift < 0 else cl.CONTRADICTED)
+    assert float(m3["se"]) > 0 and "no SE against Conditional Future Predictor" in m3["notes"]
+
+
 def test_not_run_table_cells_say_not_run(tmp_path):
     _table2(tmp_path, {"future": (400.0, ""), "composite": (390.0, "")}, patches_run=False)
     rows = cl.evaluate(tmp_path, "unit", "embedded")  # every part configured

@@ -327,28 +327,37 @@ def _measure_t2(root: Path, domain: str, a: str, others: tuple[str, ...]) -> Fin
                                f"{LEARNED_MARGIN} x the no-learning baselines): the comparison "
                                "tests nothing")
     # the SE comes from per-sequence losses of the very runs in the table (checked by their means)
-    per_seq, why, steps = {}, "", {}
-    for r in (a, *others) if len(others) > 1 else (a, best):  # a pick: every row (rivals)
-        ev = read_json(root / "eval" / domain / f"{r}.json")
-        steps[T2_ROWS[r]] = (ev or {}).get("step")
-        losses = (ev or {}).get("per_sequence", {}).get("future_loss")
-        if not losses:
-            why = f"no per-sequence losses in eval/{domain}/{r}.json"
-        elif not math.isclose(sum(losses) / len(losses), ours[r], rel_tol=1e-5):
-            why = f"eval/{domain}/{r}.json is not the run in Table 2 (its mean differs)"
-        per_seq[r] = losses
-    if why:
-        found.notes.append(f"no SE: {why}; rerun the evaluations (snakemake) to get one")
-    else:
-        found.se = paired_se(per_seq[a], per_seq[best])
-        found.notes.append(f"SE paired over {len(per_seq[a])} test sequences")
-        if len(others) > 1:
-            found.rivals = {T2_ROWS[r]: (ours[a] - ours[r], paired_se(per_seq[a], per_seq[r]))
-                            for r in others}
-        lower = found.effect < 0
-        found.check_budget(steps, T2_ROWS[a] if lower else T2_ROWS[best],
-                           T2_ROWS[best] if lower else T2_ROWS[a])
+    per_seq, why, steps = {}, {}, {}
+    for r in (a, *others):
+        per_seq[r], why[r], steps[T2_ROWS[r]] = _sequence_losses(root, domain, r, ours[r])
+    missing = next((why[r] for r in (a, best) if why[r]), "")
+    if missing:
+        found.notes.append(f"no SE: {missing}; rerun the evaluations (snakemake) to get one")
+        return found
+    found.se = paired_se(per_seq[a], per_seq[best])
+    found.notes.append(f"SE paired over {len(per_seq[a])} test sequences")
+    if len(others) > 1:  # a rival without usable losses has no SE: A cannot be shown to beat it
+        found.rivals = {T2_ROWS[r]: (ours[a] - ours[r], paired_se(per_seq[a], per_seq[r])
+                                     if per_seq[r] else None) for r in others}
+        found.notes += [f"no SE against {T2_ROWS[r]}: {why[r]}" for r in others if why[r]]
+    lower = found.effect < 0
+    found.check_budget(steps, T2_ROWS[a] if lower else T2_ROWS[best],
+                       T2_ROWS[best] if lower else T2_ROWS[a])
     return found
+
+
+def _sequence_losses(root: Path, domain: str, run: str, mean: float,
+                     ) -> tuple[list[float] | None, str, int | None]:
+    """A run's per-sequence future losses from eval/, if they are the run in Table 2 (their mean
+    is the table's `mean`): (losses or None, why not, the run's step)."""
+    ev = read_json(root / "eval" / domain / f"{run}.json")
+    losses = (ev or {}).get("per_sequence", {}).get("future_loss")
+    if not losses:
+        return None, f"no per-sequence losses in eval/{domain}/{run}.json", (ev or {}).get("step")
+    if not math.isclose(sum(losses) / len(losses), mean, rel_tol=1e-5):
+        return None, f"eval/{domain}/{run}.json is not the run in Table 2 (its mean differs)", \
+            ev.get("step")
+    return losses, "", ev.get("step")
 
 
 def _lab_rows(table: dict) -> tuple[dict[int, float], float | None]:

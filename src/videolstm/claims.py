@@ -819,11 +819,12 @@ def _md(text: str) -> str:
 
 
 RULE_TEXT = (f"Verdict: reproduced = our effect has the paper's sign and exceeds {Z:g} standard "
-             "errors (where B is the best of several rows, A beats each of them by "
-             f"{Z:g} SE of that pair); contradicted = the opposite sign beyond {Z:g} SE, or where B is the best "
-             "of k rows by our own numbers beyond "
+             f"errors (where B is the best of several rows, A beats each of them by {Z:g} SE of "
+             f"that pair); contradicted = the opposite sign beyond {Z:g} SE, or where B is the "
+             "best of k rows by our own numbers beyond "
              + ", ".join(f"{contradiction_z(k):.2f}" for k in (2, 3, 4))
-             + " SE for k = 2, 3, 4 (the winner's curse); inconclusive = within that bar, "
+             + " SE for k = 2, 3, 4 (the winner's curse); inconclusive = within that bar "
+             f"(or beyond {Z:g} SE of the best but not of every other row's pair), "
              "no spread estimate (or a zero one), a compared model that did not "
              "learn (flagged 'not learned', or at chance), or a better model that also trained "
              "for more steps; not run = this results folder has no result for it.")

@@ -2,7 +2,7 @@
 #   make reproduce   create .venv from the pinned lock and run the whole DAG (embedded default)
 #   make test        run the test suite in the same environment
 #   make reproduce-cpu   the CPU-scale Moving MNIST run (config/cpu.yaml, about 80 min on 2 cores)
-#   make reproduce-cpu-action   the action half over 3 splits (config/cpu_action.yaml, about 70 min on 2 cores)
+#   make reproduce-cpu-action   the action half over 3 splits (config/cpu_action.yaml, about 50 min on 2 cores)
 # Also: make bench (performance rows in benchmarks/results/), make lint, make lock, make report.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
